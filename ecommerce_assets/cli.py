@@ -1,0 +1,131 @@
+"""`ecommerce-assets`: what the `dagster` CLI lacks for this project."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from ecommerce_assets.settings import Settings
+
+
+def recent_days(days: int, today: date | None = None) -> tuple[date, date]:
+    """The last `days` complete UTC days, as an inclusive [first, last] pair."""
+    if days < 1:
+        raise ValueError("--days must be at least 1")
+    today = today or datetime.now(timezone.utc).date()
+    return today - timedelta(days=days), today - timedelta(days=1)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a YYYY-MM-DD date") from error
+
+
+def _date_range(args: argparse.Namespace) -> tuple[date, date]:
+    if args.start or args.end:
+        if not (args.start and args.end):
+            raise SystemExit("give both --start and --end, or --days")
+        if args.end < args.start:
+            raise SystemExit(f"--end {args.end} is before --start {args.start}")
+        return args.start, args.end
+    return recent_days(args.days)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from ecommerce_assets.sources.synthetic import DirtRates, ShopConfig, generate_landing
+
+    start, end = _date_range(args)
+    dirt = DirtRates() if not args.clean else DirtRates(*(0.0 for _ in DirtRates.__dataclass_fields__))
+    config = ShopConfig(
+        seed=args.seed,
+        n_products=args.products,
+        n_users=args.users,
+        events_per_day=args.events_per_day,
+        dirt=dirt,
+        gzip=args.gzip,
+    )
+    for report in generate_landing(args.landing_dir, start, end, config):
+        injected = ", ".join(f"{kind} {count}" for kind, count in report.injected.items() if count)
+        print(f"{report.day}: {report.lines} lines in {len(report.files)} files, {report.carts} carts"
+              f"{'; dirt: ' + injected if injected else ''}")
+    print(f"landing directory: {args.landing_dir}")
+    return 0
+
+
+def cmd_fakestore_server(args: argparse.Namespace) -> int:
+    from ecommerce_assets.sources.fakestore_server import Faults, serve
+
+    faults = Faults(
+        fail_first=args.fail_first,
+        throttle_every=args.throttle_every,
+        retry_after=args.retry_after,
+        delay=args.delay,
+        malformed_every=args.malformed_every,
+    )
+    serve(args.landing_dir, args.host, args.port, faults)
+    return 0
+
+
+def cmd_partition_range(args: argparse.Namespace) -> int:
+    first, last = recent_days(args.days)
+    print(f"{first.isoformat()}...{last.isoformat()}")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from ecommerce_assets.summary import print_summary
+
+    return print_summary(args.duckdb_path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    settings = Settings.from_env()
+    parser = argparse.ArgumentParser(prog="ecommerce-assets", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser("generate", help="write the synthetic shop into the landing directory")
+    generate.add_argument("--start", type=_date, help="first day (YYYY-MM-DD)")
+    generate.add_argument("--end", type=_date, help="last day, inclusive (YYYY-MM-DD)")
+    generate.add_argument("--days", type=int, default=7, help="without --start/--end: the last N complete UTC days")
+    generate.add_argument("--events-per-day", type=int, default=100_000)
+    generate.add_argument("--products", type=int, default=200)
+    generate.add_argument("--users", type=int, default=2_000)
+    generate.add_argument("--seed", type=int, default=42)
+    generate.add_argument("--gzip", action="store_true", help="write .jsonl.gz files")
+    generate.add_argument("--clean", action="store_true", help="inject no dirt at all")
+    generate.add_argument("--landing-dir", type=Path, default=settings.landing_dir)
+    generate.set_defaults(run=cmd_generate)
+
+    server = commands.add_parser("fakestore-server", help="serve the synthetic shop as a Fake Store API")
+    server.add_argument("--landing-dir", type=Path, default=settings.landing_dir)
+    server.add_argument("--host", default="127.0.0.1")
+    server.add_argument("--port", type=int, default=8000)
+    server.add_argument("--fail-first", type=int, default=0, help="answer the first N requests with 503")
+    server.add_argument("--throttle-every", type=int, default=0, help="answer every Nth request with 429")
+    server.add_argument("--retry-after", type=float, default=1.0, help="Retry-After seconds sent with 429")
+    server.add_argument("--delay", type=float, default=0.0, help="delay every response by S seconds")
+    server.add_argument("--malformed-every", type=int, default=0, help="truncate every Nth body")
+    server.set_defaults(run=cmd_fakestore_server)
+
+    window = commands.add_parser("partition-range", help="print START...END of the last N complete days")
+    window.add_argument("--days", type=int, default=7)
+    window.set_defaults(run=cmd_partition_range)
+
+    summary = commands.add_parser("summary", help="print what the warehouse holds")
+    summary.add_argument("--duckdb-path", type=Path, default=settings.duckdb_path)
+    summary.set_defaults(run=cmd_summary)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""Data contracts: the one definition of every record the sources deliver.
+
+Plain pydantic, nothing of ours imported. The API contracts are lax where the Fake
+Store is sloppy (a price is `695` or `109.95`); the event contract is strict JSON, so
+the columnar validator (`ecommerce_assets.validation`) can compile the same rules to
+SQL and agree with pydantic row for row.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from typing import Annotated, Any, Literal, NamedTuple
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+
+# Fields that must never land anywhere, not even in quarantine.
+SECRET_FIELDS = frozenset({"password"})
+
+EVENT_TYPES = ("page_view", "add_to_cart", "remove_from_cart", "purchase")
+DEVICES = ("desktop", "mobile", "tablet")
+CART_EVENT_TYPES = frozenset({"add_to_cart", "remove_from_cart", "purchase"})
+PRODUCT_PAGE_PREFIX = "/products/"
+
+PositiveId = Annotated[int, Field(ge=1)]
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+
+
+def without_secrets(record: Any) -> Any:
+    """The record with every secret field removed, at any depth."""
+    if isinstance(record, dict):
+        return {k: without_secrets(v) for k, v in record.items() if k not in SECRET_FIELDS}
+    if isinstance(record, list):
+        return [without_secrets(v) for v in record]
+    return record
+
+
+def as_utc(value: datetime) -> datetime:
+    """Naive timestamps are UTC by contract; aware ones are converted to UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def check_inside_window(value: datetime, info: ValidationInfo) -> datetime:
+    """With a `window` (start, end) in the validation context, the time must lie in [start, end)."""
+    window = (info.context or {}).get("window")
+    if window is not None:
+        start, end = window
+        day_start = datetime.combine(start, datetime.min.time(), timezone.utc)
+        day_end = datetime.combine(end, datetime.min.time(), timezone.utc)
+        if not day_start <= value < day_end:
+            raise ValueError(f"outside the partition window [{start}, {end})")
+    return value
+
+
+# --- Fake Store API -------------------------------------------------------------------
+
+
+class Rating(BaseModel):
+    rate: Annotated[float, Field(ge=0, le=5)]
+    count: Annotated[int, Field(ge=0)]
+
+
+class Product(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: PositiveId
+    title: Annotated[str, Field(min_length=1, pattern=r"\S")]
+    price: Annotated[float, Field(ge=0)]
+    description: str
+    category: NonEmptyStr
+    image: str
+    rating: Rating
+
+
+class Name(BaseModel):
+    firstname: NonEmptyStr
+    lastname: NonEmptyStr
+
+
+class Geolocation(BaseModel):
+    lat: str
+    long: str
+
+
+class Address(BaseModel):
+    city: NonEmptyStr
+    street: str
+    number: int
+    zipcode: str
+    geolocation: Geolocation
+
+
+class User(BaseModel):
+    """A shop user. `password` is not a field: it is dropped at the edge (`without_secrets`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: PositiveId
+    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    username: NonEmptyStr
+    name: Name
+    address: Address
+    phone: str
+
+
+class CartItem(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    product_id: Annotated[PositiveId, Field(validation_alias=AliasChoices("productId", "product_id"))]
+    quantity: Annotated[int, Field(ge=1)]
+
+
+class Cart(BaseModel):
+    """A checked-out order. Its date is the sale date and decides its partition."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    id: PositiveId
+    user_id: Annotated[PositiveId, Field(validation_alias=AliasChoices("userId", "user_id"))]
+    date: datetime
+    products: Annotated[list[CartItem], Field(min_length=1)]
+
+    @field_validator("date")
+    @classmethod
+    def _date_in_window(cls, value: datetime, info: ValidationInfo) -> datetime:
+        return check_inside_window(as_utc(value), info)
+
+
+# --- Clickstream events ---------------------------------------------------------------
+
+
+class RequiredWhen(NamedTuple):
+    """`field` must be present when the event type is one of `event_types`, or when the
+    page starts with `page_prefix`. Kept as data so SQL and pydantic share the rule."""
+
+    field: str
+    event_types: frozenset[str]
+    page_prefix: str | None = None
+
+    def applies(self, event_type: str | None, page: str | None) -> bool:
+        if event_type in self.event_types:
+            return True
+        return self.page_prefix is not None and page is not None and page.startswith(self.page_prefix)
+
+    def describe(self) -> str:
+        where = "/".join(sorted(self.event_types)) + " events"
+        if self.page_prefix:
+            where += f" and on pages under {self.page_prefix}"
+        return f"required on {where}"
+
+
+EVENT_REQUIREMENTS = (
+    RequiredWhen("product_id", CART_EVENT_TYPES, page_prefix=PRODUCT_PAGE_PREFIX),
+    RequiredWhen("price", CART_EVENT_TYPES),
+    RequiredWhen("quantity", CART_EVENT_TYPES),
+    RequiredWhen("cart_id", frozenset({"purchase"})),
+)
+
+
+class Event(BaseModel):
+    """One clickstream event, as one JSON line of a landing file.
+
+    Strict: JSON types must match (an id is a JSON integer, not "12"). Field order matters:
+    the conditional rules read `event_type` and `page`, which are validated first.
+    Validate with `context={"window": (day, next_day)}` to enforce the file's day.
+    """
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    event_id: NonEmptyStr
+    event_type: Literal["page_view", "add_to_cart", "remove_from_cart", "purchase"]
+    page: NonEmptyStr
+    event_time: datetime
+    user_id: PositiveId
+    session_id: NonEmptyStr
+    device: Literal["desktop", "mobile", "tablet"]
+    product_id: PositiveId | None = Field(default=None, validate_default=True)
+    price: Annotated[float, Field(ge=0)] | None = Field(default=None, validate_default=True)
+    quantity: Annotated[int, Field(ge=1)] | None = Field(default=None, validate_default=True)
+    cart_id: PositiveId | None = Field(default=None, validate_default=True)
+
+    @field_validator("event_time")
+    @classmethod
+    def _event_time_in_window(cls, value: datetime, info: ValidationInfo) -> datetime:
+        return check_inside_window(as_utc(value), info)
+
+    @field_validator("product_id", "price", "quantity", "cart_id")
+    @classmethod
+    def _conditionally_required(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            for rule in EVENT_REQUIREMENTS:
+                if rule.field == info.field_name and rule.applies(
+                    info.data.get("event_type"), info.data.get("page")
+                ):
+                    raise ValueError(rule.describe())
+        return value
+
+
+def day_window(day: date) -> tuple[date, date]:
+    """The half-open window [day, day + 1) of one daily partition."""
+    return day, day + timedelta(days=1)

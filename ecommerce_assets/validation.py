@@ -1,0 +1,258 @@
+"""Contract enforcement at two speeds, from one definition.
+
+API records are few: each is validated by its pydantic model. Events are many: the
+pydantic `Event` model is compiled into SQL predicates that DuckDB evaluates over the
+raw lines, so no Python object is built per valid row; pydantic then explains each
+rejected line (field, rule, reason). The compiler reads the model's annotations and
+constraints, so a rule added to the contract is enforced on both paths, and one it
+cannot translate is an error rather than a silent gap.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+import annotated_types as at
+from pydantic import BaseModel, ValidationError
+
+from ecommerce_assets.contracts import RequiredWhen
+
+# JSON value types DuckDB's json_type reports, per Python type in a strict contract.
+JSON_TYPES: dict[type, tuple[str, ...]] = {
+    str: ("VARCHAR",),
+    int: ("BIGINT", "UBIGINT"),
+    float: ("BIGINT", "UBIGINT", "DOUBLE"),
+    datetime: ("VARCHAR",),
+}
+SQL_TYPES: dict[type, str] = {str: "VARCHAR", int: "BIGINT", float: "DOUBLE", datetime: "TIMESTAMP"}
+# ISO-8601 date-time as a JSON string (quotes included): what both DuckDB and pydantic parse.
+ISO_TIMESTAMP_JSON = r'^"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?"$'
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One check: `ok_sql` is true when the record obeys it."""
+
+    field: str
+    rule: str
+    ok_sql: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.field}:{self.rule}"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    base: type
+    nullable: bool
+    literals: tuple[str, ...]
+    constraints: tuple[Any, ...]
+
+    @property
+    def sql_type(self) -> str:
+        return SQL_TYPES[self.base]
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a record was refused, in the shape of the `_rejected` tables."""
+
+    record_key: str | None
+    field: str
+    rule: str
+    reason: str
+
+
+def sql_literal(value: Any) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, date):
+        return f"DATE '{value.isoformat()}'"
+    return repr(value)
+
+
+def field_specs(model: type[BaseModel]) -> list[FieldSpec]:
+    """The model's fields reduced to what the SQL compiler understands."""
+    return [_field_spec(name, info) for name, info in model.model_fields.items()]
+
+
+def _field_spec(name: str, info: Any) -> FieldSpec:
+    annotation, constraints = info.annotation, list(info.metadata)
+    nullable = False
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        nullable = len(members) < len(typing.get_args(annotation))
+        if len(members) != 1:
+            raise TypeError(f"{name}: only `X | None` unions compile to SQL")
+        annotation = members[0]
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation, *extra = typing.get_args(annotation)
+        for item in extra:
+            constraints.extend(getattr(item, "metadata", [item]))
+    literals: tuple[str, ...] = ()
+    if typing.get_origin(annotation) is Literal:
+        literals = typing.get_args(annotation)
+        annotation = str
+    if annotation not in JSON_TYPES:
+        raise TypeError(f"{name}: type {annotation!r} does not compile to SQL")
+    return FieldSpec(name, annotation, nullable, literals, tuple(constraints))
+
+
+def raw_column(spec: FieldSpec) -> str:
+    """The column holding the field's JSON text (NULL when missing or null)."""
+    return f'"raw__{spec.name}"'
+
+
+def value_column(spec: FieldSpec) -> str:
+    """The column holding the field's typed value."""
+    return f'"val__{spec.name}"'
+
+
+def raw_sql(spec: FieldSpec, source: str = "j") -> str:
+    return f'{source}."{spec.name}"'
+
+
+def value_sql(spec: FieldSpec) -> str:
+    """The typed value of a field, computed once from its JSON text."""
+    raw = raw_column(spec)
+    if spec.base is datetime:
+        return f"TRY_CAST(({raw} ->> '$') AS TIMESTAMPTZ)::TIMESTAMP"
+    if spec.base is str:
+        return f"({raw} ->> '$')"
+    return f"TRY_CAST({raw} AS {spec.sql_type})"
+
+
+def json_kind_ok(spec: FieldSpec) -> str:
+    """True when the JSON text has the type a strict contract wants.
+
+    Reads the first character instead of re-parsing: strings start with a quote,
+    numbers with a digit or a minus; an integer has no fraction or exponent.
+    """
+    raw = raw_column(spec)
+    if spec.base in (str, datetime):
+        return f"left({raw}, 1) = '\"'"
+    number = f"(left({raw}, 1) BETWEEN '0' AND '9' OR left({raw}, 1) = '-')"
+    if spec.base is int:
+        return f"{number} AND NOT regexp_matches({raw}, '[.eE]') AND {value_column(spec)} IS NOT NULL"
+    return f"{number} AND {value_column(spec)} IS NOT NULL"
+
+
+def _constraint_sql(spec: FieldSpec, constraint: Any, value: str) -> tuple[str, str]:
+    if isinstance(constraint, at.Ge):
+        return "ge", f"{value} >= {constraint.ge!r}"
+    if isinstance(constraint, at.Gt):
+        return "gt", f"{value} > {constraint.gt!r}"
+    if isinstance(constraint, at.Le):
+        return "le", f"{value} <= {constraint.le!r}"
+    if isinstance(constraint, at.Lt):
+        return "lt", f"{value} < {constraint.lt!r}"
+    if isinstance(constraint, at.MinLen):
+        return "min_length", f"length({value}) >= {constraint.min_length}"
+    if isinstance(constraint, at.MaxLen):
+        return "max_length", f"length({value}) <= {constraint.max_length}"
+    raise TypeError(f"{spec.name}: constraint {constraint!r} does not compile to SQL")
+
+
+def field_rules(spec: FieldSpec) -> list[Rule]:
+    """Type, presence, literal and constraint rules of one field, in pydantic's order."""
+    raw, value = raw_column(spec), value_column(spec)
+    rules = []
+    if not spec.nullable:
+        rules.append(Rule(spec.name, "missing", f"{raw} IS NOT NULL"))
+    type_ok = json_kind_ok(spec)
+    if spec.base is datetime:
+        type_ok += f" AND regexp_full_match({raw}, {sql_literal(ISO_TIMESTAMP_JSON)}) AND {value} IS NOT NULL"
+    rules.append(Rule(spec.name, "type", _unless_null(raw, type_ok)))
+    if spec.literals:
+        allowed = ", ".join(sql_literal(v) for v in spec.literals)
+        rules.append(Rule(spec.name, "literal", _unless_null(raw, f"{value} IN ({allowed})")))
+    for constraint in spec.constraints:
+        name, ok = _constraint_sql(spec, constraint, value)
+        rules.append(Rule(spec.name, name, _unless_null(raw, ok)))
+    return rules
+
+
+def _unless_null(raw: str, ok: str) -> str:
+    return f"({raw} IS NULL OR ({ok}))"
+
+
+def requirement_rule(requirement: RequiredWhen, specs: dict[str, FieldSpec]) -> Rule:
+    event_type, page = value_column(specs["event_type"]), value_column(specs["page"])
+    types_sql = ", ".join(sql_literal(t) for t in sorted(requirement.event_types))
+    applies = f"{event_type} IN ({types_sql})"
+    if requirement.page_prefix:
+        applies += f" OR starts_with({page}, {sql_literal(requirement.page_prefix)})"
+    raw = raw_column(specs[requirement.field])
+    return Rule(requirement.field, "required", f"NOT ({applies}) OR {raw} IS NOT NULL")
+
+
+def window_rule(spec: FieldSpec, window: tuple[date, date]) -> Rule:
+    start, end = window
+    value = value_column(spec)
+    ok = f"{value} >= {sql_literal(start)}::TIMESTAMP AND {value} < {sql_literal(end)}::TIMESTAMP"
+    return Rule(spec.name, "window", ok)
+
+
+def first_failure_sql(rules: list[Rule]) -> str:
+    """A CASE that names the first rule a row breaks, NULL when it breaks none."""
+    whens = " ".join(f"WHEN NOT coalesce({r.ok_sql}, false) THEN {sql_literal(r.label)}" for r in rules)
+    return f"CASE {whens} END"
+
+
+def json_struct_sql(specs: list[FieldSpec]) -> str:
+    """The `from_json` structure that keeps every field as raw JSON, for type checks."""
+    return sql_literal(json.dumps({s.name: "JSON" for s in specs}))
+
+
+# --- explaining rejects ---------------------------------------------------------------
+
+
+def explain(model: type[BaseModel], payload: str | dict, context: dict | None, sql_label: str | None = None) -> Rejection | None:
+    """Why pydantic refuses the record, or None if it accepts it.
+
+    `sql_label` is the columnar verdict; it stands as the reason when pydantic accepts
+    what SQL refused (a stricter storage rule such as a number too large for BIGINT).
+    """
+    key = record_key(payload)
+    try:
+        if isinstance(payload, str):
+            model.model_validate_json(payload, context=context)
+        else:
+            model.model_validate(payload, context=context)
+    except ValidationError as error:
+        return rejection_from_error(error, key)
+    if sql_label is None:
+        return None
+    field, _, rule = sql_label.partition(":")
+    return Rejection(key, field, rule, f"{field}: breaks the storage rule '{rule}'")
+
+
+def rejection_from_error(error: ValidationError, key: str | None) -> Rejection:
+    problems = error.errors(include_url=False)
+    first = problems[0]
+    field = ".".join(str(p) for p in first["loc"]) or "<record>"
+    reason = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<record>'}: {e['msg']}" for e in problems)
+    return Rejection(key, field, first["type"], reason)
+
+
+def record_key(payload: str | dict) -> str | None:
+    """The record's id if it has one we can read, to name it in errors."""
+    record = payload
+    if isinstance(payload, str):
+        try:
+            record = json.loads(payload)
+        except ValueError:
+            return None
+    if not isinstance(record, dict):
+        return None
+    for key in ("event_id", "id"):
+        if record.get(key) is not None:
+            return str(record[key])
+    return None

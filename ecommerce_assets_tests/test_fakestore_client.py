@@ -1,0 +1,229 @@
+"""The Fake Store sources: the HTTP client against a real local server, and the local store."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+import requests
+
+from ecommerce_assets.sources.fakestore import FakeStoreClient, FakeStoreError, Fetched, retry_after_seconds
+from ecommerce_assets.sources.fakestore_local import LocalFakeStore
+from ecommerce_assets.sources.fakestore_server import Faults, running_server
+from ecommerce_assets.sources.landing import carts_dir, carts_path, users_path
+
+DAY = date(2026, 11, 20)
+NEXT_DAY = date(2026, 11, 21)
+
+
+class RawStore(LocalFakeStore):
+    """Serves users as the real Fake Store does: with their plaintext passwords."""
+
+    def users(self) -> Fetched:
+        path = users_path(self.landing_dir)
+        return Fetched(str(path), json.loads(path.read_text()))
+
+
+class NullProductsStore(LocalFakeStore):
+    """A broken service whose product list is `null`."""
+
+    def products(self) -> Fetched:
+        return Fetched("nowhere", None)  # type: ignore[arg-type]
+
+
+def client_for(url: str, **options) -> tuple[FakeStoreClient, list[float]]:
+    """A client whose sleeps are recorded instead of slept."""
+    sleeps: list[float] = []
+    return FakeStoreClient(url, sleep=sleeps.append, **options), sleeps
+
+
+def ids(records: list[dict]) -> list[int]:
+    return [r["id"] for r in records]
+
+
+def test_client_fetches_lists_as_delivered(fakestore_landing: Path) -> None:
+    with running_server(LocalFakeStore(fakestore_landing)) as url:
+        client, sleeps = client_for(url)
+        products = client.products()
+        carts = client.carts(DAY, NEXT_DAY)
+
+    assert products.source == f"{url}/products"
+    assert ids(products.records) == [2, 3, 1]
+    assert products.records[0]["price"] == 695 and isinstance(products.records[0]["price"], int)
+    assert products.records[2]["title"] == "Backpack "
+    assert carts.source == f"{url}/carts?startdate=2026-11-20&enddate=2026-11-21"
+    assert ids(carts.records) == [2, 3]  # 23:59:59.999 the day before and midnight after are out
+    assert sleeps == [] and url.server.request_count == 2
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(DAY, NEXT_DAY), (date(2026, 11, 19), date(2026, 11, 22)), (date(2026, 11, 22), date(2026, 11, 25)), (DAY, DAY)],
+)
+def test_client_and_local_store_deliver_the_same(fakestore_landing: Path, start: date, end: date) -> None:
+    local = LocalFakeStore(fakestore_landing)
+    with running_server(local) as url:
+        client, _ = client_for(url)
+        assert client.products().records == local.products().records
+        assert client.users().records == local.users().records
+        assert client.carts(start, end).records == local.carts(start, end).records
+        for id in (1, 3, 99):
+            assert client.product(id) == local.product(id)
+            assert client.cart(id) == local.cart(id)
+        assert client.user(2) == local.user(2)
+
+
+def test_missing_id_is_none_without_retrying(fakestore_landing: Path) -> None:
+    with running_server(LocalFakeStore(fakestore_landing)) as url:
+        client, sleeps = client_for(url)
+        assert requests.get(f"{url}/products/99", timeout=5).text == "null"
+        assert (client.product(99), client.user(99), client.cart(99)) == (None, None, None)
+        assert client.product(1)["id"] == 1
+        assert url.server.request_count == 5 and sleeps == []
+
+
+def test_bad_date_raises_at_once_with_the_body_message(fakestore_landing: Path) -> None:
+    with running_server(LocalFakeStore(fakestore_landing)) as url:
+        client, sleeps = client_for(url)
+        with pytest.raises(FakeStoreError) as caught:
+            client.get_json("/carts", {"startdate": "2026-13-01", "enddate": "2026-11-21"})
+        assert url.server.request_count == 1
+
+    error = caught.value
+    assert error.status == 400 and error.attempts == 1 and sleeps == []
+    assert error.url == f"{url}/carts?startdate=2026-13-01&enddate=2026-11-21"
+    assert error.url in str(error) and "400" in str(error)
+    assert "startdate must be a date as YYYY-MM-DD" in str(error)
+
+
+def test_unknown_route_is_not_retried(fakestore_landing: Path) -> None:
+    with running_server(LocalFakeStore(fakestore_landing)) as url:
+        client, sleeps = client_for(f"{url}/v9/")
+        with pytest.raises(FakeStoreError) as caught:
+            client.products()
+        assert url.server.request_count == 1
+    assert caught.value.status == 404 and caught.value.url == f"{url}/v9/products" and sleeps == []
+
+
+def test_retries_after_503_with_growing_backoff(fakestore_landing: Path) -> None:
+    with running_server(LocalFakeStore(fakestore_landing), Faults(fail_first=2)) as url:
+        client, sleeps = client_for(url, backoff_base=0.5)
+        assert ids(client.products().records) == [2, 3, 1]
+        assert url.server.request_count == 3
+    assert len(sleeps) == 2
+    assert 0.25 <= sleeps[0] <= 0.5 and 0.5 <= sleeps[1] <= 1.0
+
+
+def test_429_waits_for_retry_after(fakestore_landing: Path) -> None:
+    with running_server(LocalFakeStore(fakestore_landing), Faults(throttle_every=2, retry_after=7)) as url:
+        client, sleeps = client_for(url)
+        client.products()  # request 1 passes, request 2 is throttled
+        assert ids(client.users().records) == [1, 2]
+        assert url.server.request_count == 3
+    assert sleeps == [7.0]
+
+
+def test_retry_after_is_capped_and_429_gives_up(fakestore_landing: Path) -> None:
+    faults = Faults(throttle_every=1, retry_after=120)
+    with running_server(LocalFakeStore(fakestore_landing), faults) as url:
+        client, sleeps = client_for(url, max_attempts=2, backoff_max=30)
+        with pytest.raises(FakeStoreError) as caught:
+            client.users()
+    assert sleeps == [30.0]
+    assert caught.value.status == 429 and "gave up after 2 attempts" in str(caught.value)
+
+
+def test_gives_up_after_max_attempts_naming_url_and_status(fakestore_landing: Path) -> None:
+    with running_server(LocalFakeStore(fakestore_landing), Faults(fail_first=100)) as url:
+        client, sleeps = client_for(url, max_attempts=3)
+        with pytest.raises(FakeStoreError) as caught:
+            client.carts(DAY, NEXT_DAY)
+        assert url.server.request_count == 3
+
+    error = caught.value
+    assert (error.status, error.attempts, len(sleeps)) == (503, 3, 2)
+    assert error.url == f"{url}/carts?startdate=2026-11-20&enddate=2026-11-21"
+    assert str(error) == f"GET {error.url}: HTTP 503 Service Unavailable; gave up after 3 attempts"
+
+
+def test_read_timeout_gives_up_after_bounded_attempts(fakestore_landing: Path) -> None:
+    with running_server(LocalFakeStore(fakestore_landing), Faults(delay=5)) as url:
+        client, sleeps = client_for(url, read_timeout=0.2, max_attempts=2)
+        with pytest.raises(FakeStoreError) as caught:
+            client.products()
+        assert url.server.request_count == 2
+    assert caught.value.status is None and len(sleeps) == 1
+    assert "ReadTimeout" in str(caught.value) and "gave up after 2 attempts" in str(caught.value)
+
+
+def test_connection_refused_gives_up(fakestore_landing: Path) -> None:
+    with running_server(LocalFakeStore(fakestore_landing)) as url:
+        pass  # the port is closed again once the server has stopped
+    client, sleeps = client_for(url, max_attempts=3)
+    with pytest.raises(FakeStoreError) as caught:
+        client.product(1)
+    assert caught.value.status is None and len(sleeps) == 2
+    assert f"{url}/products/1" in str(caught.value) and "ConnectionError" in str(caught.value)
+
+
+def test_malformed_json_is_not_retried(fakestore_landing: Path) -> None:
+    with running_server(LocalFakeStore(fakestore_landing), Faults(malformed_every=1)) as url:
+        client, sleeps = client_for(url)
+        with pytest.raises(FakeStoreError) as caught:
+            client.products()
+        assert url.server.request_count == 1
+    assert caught.value.status == 200 and sleeps == []
+    assert f"{url}/products" in str(caught.value) and "not valid JSON" in str(caught.value)
+
+
+def test_list_endpoint_answering_null_raises(fakestore_landing: Path) -> None:
+    with running_server(NullProductsStore(fakestore_landing)) as url:
+        client, _ = client_for(url)
+        with pytest.raises(FakeStoreError, match="expected a JSON array, got NoneType"):
+            client.products()
+
+
+def test_passwords_never_leave_either_source(fakestore_landing: Path) -> None:
+    with running_server(RawStore(fakestore_landing)) as url:
+        on_the_wire = requests.get(f"{url}/users", timeout=5).json()
+        client, _ = client_for(url)
+        from_client = [client.users().records, client.user(1)]
+    local = LocalFakeStore(fakestore_landing)
+    from_local = [local.users().records, local.user(1)]
+
+    assert all("password" in user for user in on_the_wire)  # the test would notice a leak
+    for delivered in from_client + from_local:
+        assert delivered and "password" not in json.dumps(delivered)
+    assert from_client[0] == from_local[0] and len(from_client[0]) == 2
+
+
+def test_retry_after_accepts_seconds_and_http_dates() -> None:
+    in_ten_seconds = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=10), usegmt=True)
+    assert 8 <= retry_after_seconds(in_ten_seconds) <= 10
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert retry_after_seconds("3") == 3.0
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+def test_local_carts_read_the_day_files_of_the_window(fakestore_landing: Path) -> None:
+    local = LocalFakeStore(fakestore_landing)
+    fetched = local.carts(date(2026, 11, 19), date(2026, 11, 23))  # 2026-11-22 has no file
+    days = [date(2026, 11, 19), DAY, NEXT_DAY]
+
+    assert ids(fetched.records) == [1, 2, 3, 4]
+    assert fetched.source == ",".join(str(carts_path(fakestore_landing, d)) for d in days)
+    assert ids(local.carts(DAY, NEXT_DAY).records) == [2, 3]
+    empty = local.carts(date(2026, 12, 1), date(2026, 12, 3))
+    assert empty == Fetched(str(carts_dir(fakestore_landing)), [])
+    assert ids(local.all_carts()) == [1, 2, 3, 4]
+
+
+def test_local_store_without_a_generated_shop(tmp_path: Path) -> None:
+    local = LocalFakeStore(tmp_path / "nothing")
+    for read in (local.products, local.users):
+        with pytest.raises(FileNotFoundError, match="run `ecommerce-assets generate` first"):
+            read()
+    assert local.carts(DAY, NEXT_DAY).records == [] and local.all_carts() == []

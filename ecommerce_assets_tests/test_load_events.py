@@ -1,0 +1,214 @@
+"""Loading clickstream files into raw.events: contract, quarantine, duplicates, reruns."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from ecommerce_assets import loading
+from ecommerce_assets.contracts import Event, day_window
+from ecommerce_assets.loading import load_events
+from ecommerce_assets.warehouse import connect
+
+DAY = date(2026, 11, 20)
+WINDOW = day_window(DAY)
+
+
+def event(event_id: str, **overrides) -> dict:
+    base = {
+        "event_id": event_id,
+        "event_time": "2026-11-20T10:00:00.000Z",
+        "event_type": "page_view",
+        "user_id": 1,
+        "session_id": "s1",
+        "product_id": None,
+        "price": None,
+        "quantity": None,
+        "cart_id": None,
+        "page": "/",
+        "device": "mobile",
+    }
+    return {**base, **overrides}
+
+
+def add_to_cart(event_id: str, **overrides) -> dict:
+    cart_fields = {"event_type": "add_to_cart", "page": "/products/3", "product_id": 3, "price": 5, "quantity": 1}
+    return event(event_id, **{**cart_fields, **overrides})
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = ("\n".join(lines) + "\n").encode()
+    if path.name.endswith(".gz"):
+        path.write_bytes(gzip.compress(data))
+    else:
+        path.write_bytes(data)
+    return path
+
+
+@pytest.fixture
+def con(tmp_path):
+    connection = connect(tmp_path / "ecommerce.duckdb")
+    yield connection
+    connection.close()
+
+
+def rejected(con) -> list[tuple]:
+    return con.execute(
+        "SELECT line_number, record_key, field, rule, reason FROM raw.events_rejected ORDER BY source, line_number NULLS LAST"
+    ).fetchall()
+
+
+def events_table(con) -> list[tuple]:
+    return con.execute("SELECT * EXCLUDE (_loaded_at) FROM raw.events ORDER BY event_id").fetchall()
+
+
+DIRTY_CASES = [
+    # (line, field, pydantic error type) — each line breaks exactly one rule
+    (json.dumps(event("e-str-id", user_id="7")), "user_id", "int_type"),
+    (json.dumps(event("e-float-id", user_id=7.5)), "user_id", "int_type"),
+    (json.dumps(event("e-zero-user", user_id=0)), "user_id", "greater_than_equal"),
+    (json.dumps(event("e-late", event_time="2026-11-19T23:59:59.999Z")), "event_time", "value_error"),
+    (json.dumps(event("e-next-day", event_time="2026-11-21T00:00:00Z")), "event_time", "value_error"),
+    (json.dumps(event("e-bad-time", event_time="yesterday")), "event_time", "datetime_parsing"),
+    (json.dumps(event("e-type", event_type="click")), "event_type", "literal_error"),
+    (json.dumps(event("e-device", device="tv")), "device", "literal_error"),
+    (json.dumps(event("e-null-user", user_id=None)), "user_id", "int_type"),
+    (json.dumps({k: v for k, v in event("e-no-session").items() if k != "session_id"}), "session_id", "missing"),
+    (json.dumps(add_to_cart("e-neg-price", price=-1)), "price", "greater_than_equal"),
+    (json.dumps(add_to_cart("e-qty-zero", quantity=0)), "quantity", "greater_than_equal"),
+    (json.dumps(add_to_cart("e-no-price", price=None)), "price", "value_error"),
+    (json.dumps(event("e-product-page", page="/products/9")), "product_id", "value_error"),
+    (json.dumps(add_to_cart("e-purchase", event_type="purchase")), "cart_id", "value_error"),
+    (json.dumps(event("e-empty-page", page="")), "page", "string_too_short"),
+    (json.dumps(event("e-num-session", session_id=12)), "session_id", "string_type"),
+    ('{"event_id": "e-truncated", "event_ti', "<record>", "json_invalid"),
+    ("[1, 2, 3]", "<record>", "model_type"),
+    ("not json at all", "<record>", "json_invalid"),
+]
+
+
+def test_every_broken_rule_is_quarantined_with_its_field_and_reason(con, tmp_path):
+    clean = [json.dumps(event("ok-1")), json.dumps(add_to_cart("ok-2")), json.dumps(add_to_cart("ok-3", event_type="purchase", cart_id=4))]
+    lines = clean + [line for line, _, _ in DIRTY_CASES]
+    path = write_lines(tmp_path / "landing" / "part-00.jsonl", lines)
+
+    result = load_events(con, [path], WINDOW)
+
+    assert result.loaded == 3 and result.rejected == len(DIRTY_CASES) and result.duplicates == 0
+    assert sorted(r[0] for r in events_table(con)) == ["ok-1", "ok-2", "ok-3"]
+    rows = rejected(con)
+    assert [(field, rule) for _, _, field, rule, _ in rows] == [(f, r) for _, f, r in DIRTY_CASES]
+    # Each reject is named by its line (and id where it has one) and keeps its original payload.
+    assert [r[0] for r in rows] == list(range(len(clean) + 1, len(lines) + 1))
+    payloads = [p for (p,) in con.execute("SELECT payload FROM raw.events_rejected ORDER BY line_number").fetchall()]
+    assert payloads == [line for line, _, _ in DIRTY_CASES]
+    assert rows[0][1] == "e-str-id" and "user_id" in rows[0][4]
+
+
+def test_sql_and_pydantic_agree_on_every_line(con, tmp_path):
+    """The columnar path must never accept what the contract refuses, nor the reverse."""
+    tricky = [line for line, _, _ in DIRTY_CASES] + [
+        json.dumps(event("t1", event_time="2026-11-20 10:00:00")),
+        json.dumps(event("t2", event_time="2026-11-20T10:00:00+02:00")),
+        json.dumps(event("t3", event_time="2026-11-20")),
+        json.dumps(event("t4", event_time="2026-11-20T01:00:00+02:00")),
+        json.dumps(event("t5", user_id=True)),
+        json.dumps(event("t6", user_id=1e3)),
+        json.dumps(add_to_cart("t7", price="5")),
+        json.dumps(add_to_cart("t8", price=5.25, quantity=2)),
+        json.dumps(event("t9", page="/products/")),
+        json.dumps({**event("t10"), "event_id": ""}),
+        json.dumps(event("t11", extra_field={"nested": [1]})),
+        json.dumps(event("t12", cart_id=-3)),
+        json.dumps(event("t13", event_time=1763632800)),
+        json.dumps(event("t14", device=None)),
+        '{"event_id": "t15", "event_id": "t15b"}',
+        json.dumps(event("t16", event_time="2026-11-20T10:00:00.123456789Z")),
+    ]
+    path = write_lines(tmp_path / "landing" / "part-00.jsonl", tricky)
+    load_events(con, [path], WINDOW)
+    refused_by_sql = {p for (p,) in con.execute("SELECT payload FROM raw.events_rejected").fetchall()}
+    for line in tricky:
+        try:
+            Event.model_validate_json(line, context={"window": WINDOW})
+            pydantic_accepts = True
+        except ValueError:
+            pydantic_accepts = False
+        assert pydantic_accepts == (line not in refused_by_sql), line
+
+
+def test_duplicate_deliveries_are_kept_once_across_files(con, tmp_path):
+    first = write_lines(tmp_path / "a" / "part-00.jsonl", [json.dumps(event("dup")), json.dumps(event("solo"))])
+    again = write_lines(tmp_path / "a" / "part-01.jsonl", [json.dumps(event("dup", page="/cart")), json.dumps(event("dup"))])
+
+    result = load_events(con, [first, again], WINDOW)
+
+    assert (result.loaded, result.duplicates, result.rejected) == (2, 2, 0)
+    kept = con.execute("SELECT page, _source_file FROM raw.events WHERE event_id = 'dup'").fetchall()
+    assert kept == [("/", str(first))]  # the first delivery wins
+    dup_rules = con.execute("SELECT rule, field FROM raw.events_rejected").fetchall()
+    assert dup_rules == [("duplicate", "event_id")] * 2
+
+
+def test_malformed_and_undecodable_lines_in_a_gzip_file(con, tmp_path):
+    path = tmp_path / "part-00.jsonl.gz"
+    raw = b"\n".join([json.dumps(event("g1")).encode(), b"\xff\xfe not utf-8", b"", json.dumps(event("g2")).encode(), b"{broken"]) + b"\n"
+    path.write_bytes(gzip.compress(raw))
+
+    result = load_events(con, [path], WINDOW)
+
+    assert result.loaded == 2 and result.rejected == 2
+    assert [(line, rule) for line, _, _, rule, _ in rejected(con)] == [(2, "unreadable"), (5, "json_invalid")]
+
+
+def test_rerun_changes_nothing_and_replaces_only_its_partition(con, tmp_path):
+    day1 = write_lines(tmp_path / "d1.jsonl", [json.dumps(event("a")), json.dumps(event("a")), "oops"])
+    next_day = date(2026, 11, 21)
+    day2 = write_lines(tmp_path / "d2.jsonl", [json.dumps(event("b", event_time="2026-11-21T08:00:00Z"))])
+    load_events(con, [day1], WINDOW)
+    load_events(con, [day2], day_window(next_day))
+    before_events, before_rejects = events_table(con), rejected(con)
+
+    load_events(con, [day1], WINDOW)
+    assert events_table(con) == before_events and rejected(con) == before_rejects
+
+    # A changed file for day 2 replaces day 2 and leaves day 1 alone.
+    write_lines(day2, [json.dumps(event("c", event_time="2026-11-21T09:00:00Z"))])
+    load_events(con, [day2], day_window(next_day))
+    assert [r[0] for r in events_table(con)] == ["a", "c"]
+    assert rejected(con) == before_rejects
+
+
+def test_a_failure_half_way_leaves_the_warehouse_as_it_was(con, tmp_path, monkeypatch):
+    path = write_lines(tmp_path / "d1.jsonl", [json.dumps(event("a")), json.dumps(event("a"))])
+    load_events(con, [path], WINDOW)
+    before = (events_table(con), rejected(con))
+    write_lines(path, [json.dumps(event("b")), json.dumps(event("b"))])
+
+    def explode(*_args):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(loading, "_insert_duplicates", explode)
+    with pytest.raises(RuntimeError, match="disk full"):
+        load_events(con, [path], WINDOW)
+    assert (events_table(con), rejected(con)) == before
+
+
+def test_no_files_empties_the_partition(con, tmp_path):
+    path = write_lines(tmp_path / "d1.jsonl", [json.dumps(event("a"))])
+    load_events(con, [path], WINDOW)
+    result = load_events(con, [], WINDOW)
+    assert result.loaded == 0 and events_table(con) == []
+
+
+def test_timestamps_land_as_utc_microseconds(con, tmp_path):
+    path = write_lines(tmp_path / "d1.jsonl", [json.dumps(event("a", event_time="2026-11-20T12:30:00.123456+02:00"))])
+    load_events(con, [path], WINDOW)
+    column_type = con.execute("SELECT data_type FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'event_time'").fetchone()[0]
+    value = con.execute("SELECT strftime(event_time, '%Y-%m-%d %H:%M:%S.%f') FROM raw.events").fetchone()[0]
+    assert column_type == "TIMESTAMP" and value == "2026-11-20 10:30:00.123456"
