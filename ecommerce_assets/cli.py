@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from ecommerce_assets.sources.synthetic import DirtRates, ShopConfig, generate_landing
 
     start, end = _date_range(args)
-    dirt = DirtRates() if not args.clean else DirtRates(*(0.0 for _ in DirtRates.__dataclass_fields__))
+    dirt = DirtRates(**{f.name: 0.0 for f in fields(DirtRates)}) if args.clean else DirtRates()
     config = ShopConfig(
         seed=args.seed,
         n_products=args.products,

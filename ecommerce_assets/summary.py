@@ -18,11 +18,11 @@ def print_summary(duckdb_path: Path) -> int:
         ).fetchall()
         print(f"warehouse: {duckdb_path}")
         for schema, table, _ in tables:
-            rows = con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchone()[0]
+            rows = con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchall()[0][0]
             print(f"  {schema}.{table:<24} {rows:>12,} rows")
         if any(t == "events" for _, t, _ in tables):
             days = con.execute(
                 "SELECT min(event_date), max(event_date), count(DISTINCT event_date) FROM raw.events"
-            ).fetchone()
+            ).fetchall()[0]
             print(f"  events cover {days[2]} days, {days[0]} to {days[1]}")
     return 0

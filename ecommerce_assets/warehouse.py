@@ -40,6 +40,11 @@ class TableStats:
     preview: list[dict]
 
 
+def scalar(con: duckdb.DuckDBPyConnection, sql: str):
+    """The single value a query returns (the result is read to the end, as DuckDB 2 requires)."""
+    return con.execute(sql).fetchall()[0][0]
+
+
 def qualified(table: str) -> str:
     return f'{RAW_SCHEMA}."{table}"'
 
@@ -71,11 +76,13 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     con.execute("COMMIT")
 
 
-def window_filter(column: str, window: Window | None) -> str:
+def window_filter(column: str, window: Window | None, alias: str | None = None) -> str:
+    """A predicate keeping rows whose DATE `column` lies in the half-open window (all rows for None)."""
     if window is None:
         return "true"
     start, end = window
-    return f"\"{column}\" >= DATE '{start.isoformat()}' AND \"{column}\" < DATE '{end.isoformat()}'"
+    ref = f'{alias}."{column}"' if alias else f'"{column}"'
+    return f"{ref} >= DATE '{start.isoformat()}' AND {ref} < DATE '{end.isoformat()}'"
 
 
 def replace_rows(
@@ -123,10 +130,8 @@ def rejects_table(rows: Sequence[dict]) -> pa.Table:
 def table_stats(con: duckdb.DuckDBPyConnection, table: str, window: Window | None, partition_column: str, preview_rows: int = 5) -> TableStats:
     """Row counts, column schema and a short preview of what a load left, for metadata."""
     where = window_filter(partition_column, window)
-    rows = con.execute(f"SELECT count(*) FROM {qualified(table)} WHERE {where}").fetchone()[0]
-    rejected = con.execute(
-        f"SELECT count(*) FROM {qualified(rejected_table(table))} WHERE {window_filter('partition_date', window)}"
-    ).fetchone()[0]
+    rows = scalar(con, f"SELECT count(*) FROM {qualified(table)} WHERE {where}")
+    rejected = scalar(con, f"SELECT count(*) FROM {qualified(rejected_table(table))} WHERE {window_filter('partition_date', window)}")
     described = con.execute(f"DESCRIBE {qualified(table)}").fetchall()
     columns = {name: sql_type for name, sql_type, *_ in described}
     preview_cursor = con.execute(f"SELECT * FROM {qualified(table)} WHERE {where} LIMIT {preview_rows}")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ecommerce_assets import loading
+from ecommerce_assets import event_loading
 from ecommerce_assets.contracts import Event, day_window
-from ecommerce_assets.loading import load_events
+from ecommerce_assets.event_loading import load_events
 from ecommerce_assets.warehouse import connect
 
 DAY = date(2026, 11, 20)
@@ -149,10 +149,10 @@ def test_duplicate_deliveries_are_kept_once_across_files(con, tmp_path):
     result = load_events(con, [first, again], WINDOW)
 
     assert (result.loaded, result.duplicates, result.rejected) == (2, 2, 0)
-    kept = con.execute("SELECT page, _source_file FROM raw.events WHERE event_id = 'dup'").fetchall()
-    assert kept == [("/", str(first))]  # the first delivery wins
-    dup_rules = con.execute("SELECT rule, field FROM raw.events_rejected").fetchall()
-    assert dup_rules == [("duplicate", "event_id")] * 2
+    kept = con.execute("SELECT page, _source_file, _source_line FROM raw.events WHERE event_id = 'dup'").fetchall()
+    assert kept == [("/", "part-00.jsonl", 1)]  # the first delivery wins
+    dup_rows = con.execute("SELECT rule, field, source, line_number FROM raw.events_rejected ORDER BY line_number").fetchall()
+    assert dup_rows == [("duplicate", "event_id", str(again), 1), ("duplicate", "event_id", str(again), 2)]
 
 
 def test_malformed_and_undecodable_lines_in_a_gzip_file(con, tmp_path):
@@ -193,7 +193,7 @@ def test_a_failure_half_way_leaves_the_warehouse_as_it_was(con, tmp_path, monkey
     def explode(*_args):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(loading, "_insert_duplicates", explode)
+    monkeypatch.setattr(event_loading, "_quarantine_duplicates", explode)
     with pytest.raises(RuntimeError, match="disk full"):
         load_events(con, [path], WINDOW)
     assert (events_table(con), rejected(con)) == before

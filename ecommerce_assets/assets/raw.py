@@ -3,7 +3,8 @@
 import dagster as dg
 
 from ecommerce_assets.contracts import Cart, Product, User, day_window
-from ecommerce_assets.loading import EVENT_COLUMNS, EVENTS_TABLE, LoadResult, load_events, load_records, split_records
+from ecommerce_assets.event_loading import EVENT_COLUMNS, EVENTS_TABLE, load_events
+from ecommerce_assets.loading import LoadResult, load_records, split_records
 from ecommerce_assets.metadata import OWNER, column_schema, load_metadata, table_name
 from ecommerce_assets.partitions import daily_partitions, days_in, partition_window
 from ecommerce_assets.raw_tables import CART_COLUMNS, PRODUCT_COLUMNS, USER_COLUMNS, cart_row, product_row, user_row

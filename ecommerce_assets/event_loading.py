@@ -1,0 +1,300 @@
+"""Clickstream files -> raw.events, at columnar speed and in bounded memory.
+
+One day is loaded in one transaction:
+1. the day's old rows and rejects are deleted;
+2. files are read in batches of bounded size; DuckDB checks every line against the SQL
+   compiled from the pydantic `Event` contract and appends the valid ones, with their
+   file and line, straight into raw.events (compressed; large appends go to disk before
+   commit), while pydantic explains the few rejected lines;
+3. a later delivery of an event_id already seen (file name, then line order) is never
+   appended: it goes to quarantine, so nothing is deleted from freshly written data.
+A failure anywhere rolls the day back to what it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import duckdb
+
+from ecommerce_assets.contracts import EVENT_REQUIREMENTS, Event
+from ecommerce_assets.loading import LoadResult
+from ecommerce_assets.validation import (
+    Rule,
+    explain,
+    field_rules,
+    field_specs,
+    first_failure_sql,
+    json_struct_sql,
+    raw_column,
+    raw_sql,
+    requirement_rule,
+    sql_literal,
+    value_column,
+    value_sql,
+    window_rule,
+)
+from ecommerce_assets.warehouse import (
+    Window,
+    ensure_tables,
+    qualified,
+    rejected_table,
+    rejects_table,
+    scalar,
+    transaction,
+    window_filter,
+)
+
+EVENTS_TABLE = "events"
+EVENT_SPECS = field_specs(Event)
+EVENT_COLUMNS = {
+    **{spec.name: spec.sql_type for spec in EVENT_SPECS},
+    "event_date": "DATE",
+    "_source_file": "VARCHAR",
+    "_source_line": "BIGINT",
+    "_loaded_at": "TIMESTAMP",
+}
+# Text read per batch: bounds the staging table's memory whatever the day's volume.
+BATCH_BYTES = 512 * 1024 * 1024
+GZIP_RATIO = 5
+
+
+def event_rules(window: Window) -> list[Rule]:
+    """Every rule of the Event contract, as SQL over the staged columns."""
+    by_name = {spec.name: spec for spec in EVENT_SPECS}
+    rules = [Rule("<record>", "json_invalid", "parsed")]
+    rules += [rule for spec in EVENT_SPECS for rule in field_rules(spec)]
+    rules += [requirement_rule(requirement, by_name) for requirement in EVENT_REQUIREMENTS]
+    rules.append(window_rule(by_name["event_time"], window))
+    return rules
+
+
+def batches(files: Sequence[Path], max_bytes: int | None = None) -> Iterator[list[Path]]:
+    """Consecutive groups of files whose text stays under `max_bytes` (a big file alone)."""
+    max_bytes = max_bytes or BATCH_BYTES
+    batch, size = [], 0
+    for path in files:
+        weight = path.stat().st_size * (GZIP_RATIO if path.name.endswith(".gz") else 1)
+        if batch and size + weight > max_bytes:
+            yield batch
+            batch, size = [], 0
+        batch.append(path)
+        size += weight
+    if batch:
+        yield batch
+
+
+def _read_lines_sql(files: Sequence[Path]) -> str:
+    paths = ", ".join(sql_literal(str(p)) for p in files)
+    # One VARCHAR column per line: a control byte no valid JSON line contains is the
+    # delimiter. Undecodable lines go to DuckDB's rejects tables instead of failing.
+    return (
+        f"read_csv([{paths}], columns={{'line': 'VARCHAR'}}, delim='\\x1f', quote='', escape='', "
+        "header=false, auto_detect=false, strict_mode=false, filename=true, ignore_errors=true, "
+        "store_rejects=true, rejects_table='events_unreadable', rejects_scan='events_unreadable_scan')"
+    )
+
+
+def stage_batch(con: duckdb.DuckDBPyConnection, files: Sequence[Path], window: Window) -> None:
+    """One pass over a batch into a temp table: typed values and each line's first broken rule.
+
+    Each field's JSON text and typed value are computed once, innermost, because DuckDB
+    does not share repeated expressions between the rules. JSON is parsed only when valid:
+    TRY() would fall back to row-by-row evaluation for every vector holding a bad line.
+    """
+    raws = ", ".join(f"{raw_sql(spec)}::VARCHAR AS {raw_column(spec)}" for spec in EVENT_SPECS)
+    values = ", ".join(f"{value_sql(spec)} AS {value_column(spec)}" for spec in EVENT_SPECS)
+    typed = ", ".join(f'{value_column(spec)} AS "{spec.name}"' for spec in EVENT_SPECS)
+    con.execute("DROP TABLE IF EXISTS events_unreadable")
+    con.execute("DROP TABLE IF EXISTS events_unreadable_scan")
+    paths = ", ".join(sql_literal(str(p)) for p in files)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE events_batch_files AS
+        SELECT unnest(range(1, {len(files) + 1})) AS file_index, unnest([{paths}]) AS source_file
+        """
+    )
+    # A small file index per row, not the path: the reader's filename is constant per chunk.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE events_checked AS
+        SELECT list_position([{paths}], filename) AS file_index, failed_rule,
+               CASE WHEN failed_rule IS NOT NULL THEN line END AS payload, {typed}
+        FROM (
+            SELECT *, {first_failure_sql(event_rules(window))} AS failed_rule
+            FROM (
+                SELECT *, {values}
+                FROM (
+                    SELECT filename, line, j IS NOT NULL AS parsed, {raws}
+                    FROM (
+                        SELECT filename, line,
+                               CASE WHEN json_valid(line) THEN from_json(line, {json_struct_sql(EVENT_SPECS)}) END AS j
+                        FROM {_read_lines_sql(files)}
+                    )
+                )
+            )
+        )
+        """
+    )
+
+
+def _number_lines(con: duckdb.DuckDBPyConnection) -> str:
+    """SQL for a staged row's line number in its file (`c` the staged row, `f` its file).
+
+    Staged rows keep file order (insertion order is preserved), so a row's ordinal in its
+    file is its rowid offset; lines the reader refused (bad encoding) are counted back in.
+    """
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE events_files AS
+        SELECT f.file_index, f.source_file, min(c.rowid) AS first_rowid
+        FROM events_batch_files f JOIN events_checked c USING (file_index) GROUP BY ALL
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE events_skipped AS
+        SELECT s.file_path AS source_file,
+               e.line - row_number() OVER (PARTITION BY s.file_path ORDER BY e.line) AS readable_before
+        FROM (SELECT DISTINCT scan_id, file_id, line FROM events_unreadable) e
+        JOIN events_unreadable_scan s USING (scan_id, file_id)
+        """
+    )
+    ordinal = "(c.rowid - f.first_rowid + 1)"
+    if not scalar(con, "SELECT count(*) FROM events_skipped"):
+        return ordinal
+    skipped_before = f"(SELECT count(*) FROM events_skipped s WHERE s.source_file = f.source_file AND s.readable_before < {ordinal})"
+    return f"{ordinal} + {skipped_before}"
+
+
+def _find_duplicates(con: duckdb.DuckDBPyConnection, window: Window, line_number: str) -> None:
+    """`events_batch_duplicates`: staged rows whose event_id was delivered before.
+
+    "Before" is an earlier file or line of this batch, or any earlier batch of the day.
+    8-byte hashes of every id loaded so far (`events_seen`) keep this cheap; candidates
+    are then checked on the real id, so a hash collision never drops an event.
+    """
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE events_batch_hashes AS
+        SELECT hash(event_id) AS h, count(*) AS n FROM events_checked WHERE failed_rule IS NULL GROUP BY 1
+        """
+    )
+    record = ", ".join(f'"{spec.name}" := c."{spec.name}"' for spec in EVENT_SPECS)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE events_batch_duplicates AS
+        WITH candidate_hashes AS (
+            SELECT h FROM events_batch_hashes WHERE n > 1
+            UNION
+            SELECT b.h FROM events_batch_hashes b SEMI JOIN events_seen s ON s.h = b.h
+        ),
+        candidates AS (
+            SELECT c.rowid AS staged_rowid, c.event_id, f.source_file, {line_number} AS line_number,
+                   to_json(struct_pack({record}))::VARCHAR AS payload
+            FROM events_checked c JOIN events_files f USING (file_index)
+            WHERE c.failed_rule IS NULL AND hash(c.event_id) IN (SELECT h FROM candidate_hashes)
+        ),
+        loaded_before AS (
+            SELECT DISTINCT event_id FROM {qualified(EVENTS_TABLE)}
+            WHERE {window_filter('event_date', window)} AND event_id IN (SELECT event_id FROM candidates)
+        ),
+        ranked AS (
+            SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY source_file, line_number) AS delivery
+            FROM candidates
+        )
+        SELECT * FROM ranked
+        WHERE delivery > 1 OR event_id IN (SELECT event_id FROM loaded_before)
+        """
+    )
+    con.execute("INSERT INTO events_seen SELECT h FROM events_batch_hashes")
+
+
+def _append_valid(con: duckdb.DuckDBPyConnection, line_number: str) -> None:
+    columns = ", ".join(f'c."{spec.name}"' for spec in EVENT_SPECS)
+    con.execute(
+        f"""
+        INSERT INTO {qualified(EVENTS_TABLE)}
+        SELECT {columns}, CAST(c.event_time AS DATE), parse_filename(f.source_file), {line_number}, now()::TIMESTAMP
+        FROM events_checked c JOIN events_files f USING (file_index)
+        WHERE c.failed_rule IS NULL AND c.rowid NOT IN (SELECT staged_rowid FROM events_batch_duplicates)
+        """
+    )
+
+
+def _quarantine_duplicates(con: duckdb.DuckDBPyConnection, window: Window) -> int:
+    """Record the batch's duplicate deliveries in quarantine; returns how many."""
+    con.execute(
+        f"""
+        INSERT INTO {qualified(rejected_table(EVENTS_TABLE))} BY NAME
+        SELECT {sql_literal(window[0])} AS partition_date, source_file AS source,
+               line_number, event_id AS record_key, 'event_id' AS field, 'duplicate' AS rule,
+               'event_id: duplicate delivery of ' || event_id || ', kept once (first delivery wins)' AS reason,
+               payload, now()::TIMESTAMP AS rejected_at
+        FROM events_batch_duplicates
+        """
+    )
+    return scalar(con, "SELECT count(*) FROM events_batch_duplicates")
+
+
+def _explained_rejects(con: duckdb.DuckDBPyConnection, window: Window, line_number: str) -> list[dict]:
+    """The batch's refused lines, each explained by pydantic (field, rule, reason)."""
+    rows = con.execute(
+        f"""
+        SELECT f.source_file, {line_number}, c.failed_rule, c.payload
+        FROM events_checked c JOIN events_files f USING (file_index)
+        WHERE c.payload IS NOT NULL
+        """
+    ).fetchall()
+    context = {"window": window}
+    rejections = []
+    for source_file, line_number, failed_rule, payload in rows:
+        why = explain(Event, payload, context, sql_label=failed_rule)
+        rejections.append(
+            {"partition_date": window[0], "source": source_file, "line_number": line_number,
+             "record_key": why.record_key, "field": why.field, "rule": why.rule,
+             "reason": why.reason, "payload": payload}
+        )
+    unreadable = con.execute(
+        """
+        SELECT DISTINCT s.file_path, e.line, e.csv_line, e.error_message
+        FROM events_unreadable e JOIN events_unreadable_scan s USING (scan_id, file_id)
+        ORDER BY 1, 2
+        """
+    ).fetchall()
+    for source_file, line_number, payload, message in unreadable:
+        rejections.append(
+            {"partition_date": window[0], "source": source_file, "line_number": line_number,
+             "field": "<record>", "rule": "unreadable", "reason": f"<record>: {message}", "payload": payload}
+        )
+    return rejections
+
+
+def load_events(con: duckdb.DuckDBPyConnection, files: Sequence[Path], window: Window) -> LoadResult:
+    """Replace the window's events with the valid, deduplicated lines of `files`."""
+    ensure_tables(con, EVENTS_TABLE, EVENT_COLUMNS)
+    rejections: list[dict] = []
+    lines = duplicates = 0
+    con.execute("CREATE OR REPLACE TEMP TABLE events_seen (h UBIGINT)")
+    with transaction(con):
+        con.execute(f"DELETE FROM {qualified(EVENTS_TABLE)} WHERE {window_filter('event_date', window)}")
+        con.execute(f"DELETE FROM {qualified(rejected_table(EVENTS_TABLE))} WHERE {window_filter('partition_date', window)}")
+        for batch in batches(files):
+            stage_batch(con, batch, window)
+            line_number = _number_lines(con)
+            _find_duplicates(con, window, line_number)
+            _append_valid(con, line_number)
+            duplicates += _quarantine_duplicates(con, window)
+            batch_rejects = _explained_rejects(con, window, line_number)
+            rejections += batch_rejects
+            lines += scalar(con, "SELECT count(*) FROM events_checked")
+            lines += sum(1 for r in batch_rejects if r["rule"] == "unreadable")
+        if rejections:
+            con.register("incoming_rejects", rejects_table(rejections))
+            con.execute(f"INSERT INTO {qualified(rejected_table(EVENTS_TABLE))} BY NAME SELECT * FROM incoming_rejects")
+            con.unregister("incoming_rejects")
+    loaded = scalar(con, f"SELECT count(*) FROM {qualified(EVENTS_TABLE)} WHERE {window_filter('event_date', window)}")
+    for table in ("events_checked", "events_batch_files", "events_files", "events_skipped", "events_seen", "events_batch_hashes", "events_batch_duplicates"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    return LoadResult(loaded=loaded, rejected=len(rejections), duplicates=duplicates, lines=lines)
