@@ -11,6 +11,8 @@ DAYS ?= 7
 EVENTS_PER_DAY ?= 100000
 DEV_PORT ?= 3000
 
+# Tools of the project venv (dbt, dagster) first, also for the programs they start.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export ECOMMERCE_DUCKDB_PATH ?= $(CURDIR)/data/ecommerce.duckdb
 export ECOMMERCE_LANDING_DIR ?= $(CURDIR)/data/landing
@@ -18,16 +20,17 @@ export ECOMMERCE_LANDING_DIR ?= $(CURDIR)/data/landing
 DAGSTER := $(BIN)/dagster
 CLI := $(BIN)/ecommerce-assets
 DEFS := -m ecommerce_assets.definitions
-SNAPSHOTS := raw/products,raw/users
-PARTITIONED := raw/carts,raw/events
+MANIFEST := dbt_project/target/manifest.json
+DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/snapshots dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml dbt_project/profiles.yml
 
-.PHONY: help install run test dev bench clean
+.PHONY: help install manifest run test dev docs bench clean
 
 help:
 	@echo "make run    set up and run the main job on the embedded default (synthetic shop, DuckDB file)"
 	@echo "make test   set up and pass the tests"
 	@echo "make dev    the Dagster UI with its daemons on http://127.0.0.1:$(DEV_PORT)"
-	@echo "make bench  the ingest benchmark (benchmarks/)"
+	@echo "make docs   build the dbt docs site (after make run)"
+	@echo "make bench  the benchmarks (benchmarks/)"
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,25 +40,37 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# The dbt manifest is prepared once here, never parsed at import (only `dagster dev` re-prepares).
+$(MANIFEST): $(VENV)/.installed $(DBT_SOURCES)
+	$(BIN)/dagster-dbt project prepare-and-package --file ecommerce_assets/dbt_project.py
+	@touch $@
+
+manifest: $(MANIFEST)
+
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $@
 
-run: install $(DAGSTER_HOME)/dagster.yaml
+run: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(CLI) generate --days $(DAYS) --events-per-day $(EVENTS_PER_DAY)
-	$(DAGSTER) asset materialize $(DEFS) --select '$(SNAPSHOTS)'
-	$(DAGSTER) asset materialize $(DEFS) --select '$(PARTITIONED)' \
+	$(DAGSTER) asset materialize $(DEFS) --select "$$($(CLI) selection snapshots)"
+	$(DAGSTER) asset materialize $(DEFS) --select "$$($(CLI) selection daily)" \
 		--partition-range "$$($(CLI) partition-range --days $(DAYS))"
+	$(DAGSTER) asset materialize $(DEFS) --select "$$($(CLI) selection history)"
 	$(CLI) summary
 
-test: install
+test: $(MANIFEST)
 	$(BIN)/pytest
 
-dev: install $(DAGSTER_HOME)/dagster.yaml
+dev: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(DAGSTER) dev -w workspace.yaml -h 127.0.0.1 -p $(DEV_PORT)
+
+docs: $(MANIFEST)
+	cd dbt_project && ../$(BIN)/dbt docs generate --profiles-dir . --quiet
+	@echo "dbt docs site: dbt_project/target/index.html (serve it: cd dbt_project && ../$(BIN)/dbt docs serve --profiles-dir . --host 127.0.0.1)"
 
 bench: install
 	$(BIN)/python benchmarks/bench_ingest.py
 
 clean:
-	rm -rf data .dagster_home
+	rm -rf data .dagster_home dbt_project/target dbt_project/logs

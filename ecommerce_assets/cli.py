@@ -78,6 +78,13 @@ def cmd_partition_range(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_selection(args: argparse.Namespace) -> int:
+    from ecommerce_assets.selections import BY_NAME
+
+    print(BY_NAME[args.name])
+    return 0
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from ecommerce_assets.summary import print_summary
 
@@ -117,7 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     window.add_argument("--days", type=int, default=7)
     window.set_defaults(run=cmd_partition_range)
 
-    summary = commands.add_parser("summary", help="print what the warehouse holds")
+    selection = commands.add_parser("selection", help="print an asset selection string for `dagster asset materialize --select`")
+    selection.add_argument("name", choices=["snapshots", "daily", "history"])
+    selection.set_defaults(run=cmd_selection)
+
+    summary = commands.add_parser("summary", help="print what the warehouse holds and headline numbers")
     summary.add_argument("--duckdb-path", type=Path, default=settings.duckdb_path)
     summary.set_defaults(run=cmd_summary)
     return parser

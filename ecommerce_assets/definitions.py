@@ -1,14 +1,22 @@
 """The code location: wires assets, resources and the executor together, nothing more."""
 
 import dagster as dg
+from dagster_dbt import DbtCliResource
 
 from ecommerce_assets.assets import RAW_ASSETS
+from ecommerce_assets.assets.dbt_models import DBT_ASSETS
+from ecommerce_assets.dbt_project import DBT_EXECUTABLE, dbt_project
 from ecommerce_assets.resources import build_resources
 from ecommerce_assets.settings import Settings
 
-defs = dg.Definitions(
-    assets=RAW_ASSETS,
-    resources=build_resources(Settings.from_env()),
-    # One process per run: no re-import per step, and one DuckDB writer at a time.
-    executor=dg.in_process_executor,
-)
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    return dg.Definitions(
+        assets=[*RAW_ASSETS, *DBT_ASSETS],
+        resources={**build_resources(settings), "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)},
+        # One process per run: no re-import per step, and one DuckDB writer at a time.
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions(Settings.from_env())

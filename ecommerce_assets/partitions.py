@@ -9,6 +9,12 @@ import dagster as dg
 
 from ecommerce_assets.settings import Settings
 
+# Every asset built per day carries this tag: `--select tag:partitioning=daily` is the
+# whole partitioned graph, from raw carts and events to the daily facts.
+PARTITIONING_TAG = "partitioning"
+DAILY = "daily"
+DAILY_TAGS = {PARTITIONING_TAG: DAILY}
+
 daily_partitions = dg.DailyPartitionsDefinition(
     start_date=Settings.from_env().start_date.isoformat(), timezone="UTC"
 )

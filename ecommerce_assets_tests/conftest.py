@@ -79,3 +79,26 @@ def fakestore_landing(tmp_path: Path) -> Path:
     for day, carts in FAKESTORE_CARTS.items():
         write_json(carts_path(landing, day), carts)
     return landing
+
+
+@pytest.fixture(scope="session")
+def range_shop(tmp_path_factory):
+    """A week of a small shop, built through Dagster and dbt: snapshots, the week's
+    partitions in one range run, then all-history models. Read it; copy it to change it."""
+    from .pipeline import build_all, make_shop, shop_environment
+
+    shop = make_shop(tmp_path_factory.mktemp("range-shop"))
+    with shop_environment(shop) as defs:
+        build_all(defs, shop, one_run=True)
+    return shop
+
+
+@pytest.fixture(scope="session")
+def day_by_day_shop(tmp_path_factory):
+    """The same week built one partition per run."""
+    from .pipeline import build_all, make_shop, shop_environment
+
+    shop = make_shop(tmp_path_factory.mktemp("day-by-day-shop"))
+    with shop_environment(shop) as defs:
+        build_all(defs, shop, one_run=False)
+    return shop

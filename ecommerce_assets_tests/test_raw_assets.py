@@ -140,10 +140,10 @@ def test_every_asset_has_description_owner_group_kinds_and_table_metadata():
     assert {k.to_user_string() for k in keys} >= {"raw/products", "raw/users", "raw/carts", "raw/events"}
     for key in keys:
         spec = graph.get(key)
-        assert spec.description and len(spec.description) > 40, key
-        assert spec.owners, key
+        assert spec.description and len(spec.description) > 20, key
+        assert spec.owners == ["team:analytics-engineering"], key
         assert spec.group_name, key
-        assert {"python", "duckdb"} <= set(spec.kinds), key
+        assert "duckdb" in spec.kinds and ("python" in spec.kinds or "dbt" in spec.kinds), key
         assert "dagster/table_name" in spec.metadata and "dagster/column_schema" in spec.metadata, key
 
 

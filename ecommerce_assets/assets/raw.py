@@ -6,7 +6,7 @@ from ecommerce_assets.contracts import Cart, Product, User, day_window
 from ecommerce_assets.event_loading import EVENT_COLUMNS, EVENTS_TABLE, load_events
 from ecommerce_assets.loading import LoadResult, load_records, split_records
 from ecommerce_assets.metadata import OWNER, column_schema, load_metadata, table_name
-from ecommerce_assets.partitions import daily_partitions, days_in, partition_window
+from ecommerce_assets.partitions import DAILY_TAGS, daily_partitions, days_in, partition_window
 from ecommerce_assets.raw_tables import CART_COLUMNS, PRODUCT_COLUMNS, USER_COLUMNS, cart_row, product_row, user_row
 from ecommerce_assets.resources import FakeStore, Landing, Warehouse
 from ecommerce_assets.sources.landing import event_files
@@ -73,6 +73,7 @@ def _land_snapshot(warehouse: Warehouse, table: str, columns: dict, rows: list, 
     kinds=KINDS | {"api"},
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    tags=DAILY_TAGS,
     description="Checked-out carts (orders) of each day, fetched per partition window with "
     "startdate/enddate; one row per cart with its lines. A cart's date is its sale date and "
     "decides its partition. Invalid carts go to raw.carts_rejected.",
@@ -97,6 +98,7 @@ def raw_carts(context: dg.AssetExecutionContext, fakestore: FakeStore, warehouse
     kinds=KINDS | {"file"},
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    tags=DAILY_TAGS,
     description="Clickstream events from the landing directory, one row per event, validated "
     "against the Event contract in DuckDB at columnar speed. Duplicate deliveries are kept once; "
     "malformed or invalid lines go to raw.events_rejected with file, line and reason.",

@@ -1,0 +1,80 @@
+"""The dbt project as Dagster sees it: where it lives, how its nodes become assets,
+and how a partition window becomes dbt vars.
+
+The manifest is prepared once (`make manifest`, i.e. `dagster-dbt project
+prepare-and-package`), never parsed at import; only `dagster dev` re-prepares it.
+"""
+
+import shutil
+import sys
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
+
+from ecommerce_assets.metadata import OWNER
+from ecommerce_assets.partitions import DAILY, DAILY_TAGS
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
+LAYERS = ("staging", "intermediate", "marts", "snapshots")
+
+# The dbt installed beside this interpreter (the project's venv), even when it is not on PATH.
+_BESIDE_PYTHON = Path(sys.executable).with_name("dbt")
+DBT_EXECUTABLE = str(_BESIDE_PYTHON) if _BESIDE_PYTHON.exists() else (shutil.which("dbt") or "dbt")
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+dbt_project.prepare_if_dev()
+
+
+def window_vars(start: date, end: date) -> dict[str, str]:
+    """The dbt vars of a half-open partition window [start, end), checked before SQL sees them."""
+    if not isinstance(start, date) or not isinstance(end, date):
+        raise TypeError(f"partition window bounds must be dates, got {start!r} and {end!r}")
+    if start >= end:
+        raise ValueError(f"empty partition window [{start}, {end})")
+    return {"min_date": start.isoformat(), "max_date": end.isoformat()}
+
+
+def layer_of(dbt_resource_props: Mapping[str, Any]) -> str:
+    """The warehouse layer (= schema) a model or snapshot lands in."""
+    schema = dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props.get("schema")
+    if schema not in LAYERS:
+        raise ValueError(f"{dbt_resource_props['unique_id']} lands in schema {schema!r}, not one of {LAYERS}")
+    return schema
+
+
+def is_daily(dbt_resource_props: Mapping[str, Any]) -> bool:
+    return DAILY in dbt_resource_props.get("config", {}).get("tags", [])
+
+
+class EcommerceTranslator(DagsterDbtTranslator):
+    """Keys and groups by layer (`marts/fct_carts`), one owner, the daily partitioning tag.
+
+    Sources keep the keys of the raw assets (`meta.dagster.asset_key` in `_sources.yml`),
+    so each staging model hangs off its raw asset on the one graph.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] in ("model", "snapshot"):
+            return dg.AssetKey([layer_of(dbt_resource_props), dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] in ("model", "snapshot"):
+            return layer_of(dbt_resource_props)
+        return super().get_group_name(dbt_resource_props)
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
+        return [OWNER]
+
+    def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
+        tags = dict(super().get_tags(dbt_resource_props))
+        if is_daily(dbt_resource_props):
+            tags.update(DAILY_TAGS)
+        return tags

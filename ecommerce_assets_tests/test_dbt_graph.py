@@ -1,0 +1,93 @@
+"""The dbt project on the one asset graph: lineage, coverage, partitions, vars."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import dagster as dg
+import pytest
+
+from ecommerce_assets.assets.dbt_models import dbt_daily_models, dbt_history_models, dbt_snapshots
+from ecommerce_assets.dbt_project import dbt_project, window_vars
+from ecommerce_assets.definitions import defs
+from ecommerce_assets.partitions import daily_partitions
+
+GRAPH = defs.resolve_asset_graph()
+MANIFEST = json.loads(dbt_project.manifest_path.read_text())
+NODES = MANIFEST["nodes"]
+
+
+def dbt_nodes(*resource_types: str) -> list[dict]:
+    return [n for n in NODES.values() if n["resource_type"] in resource_types]
+
+
+def key(node: dict) -> dg.AssetKey:
+    return dg.AssetKey([node["config"]["schema"], node["name"]])
+
+
+def test_every_staging_model_hangs_off_its_raw_asset():
+    expected = {
+        "stg_events": {"raw/events"},
+        "stg_carts": {"raw/carts"},
+        "stg_cart_items": {"raw/carts"},
+        "stg_products": {"raw/products"},
+        "stg_users": {"raw/users"},
+    }
+    for model, raw_parents in expected.items():
+        parents = {p.to_user_string() for p in GRAPH.get(dg.AssetKey(["staging", model])).parent_keys}
+        assert raw_parents <= parents, model
+    staging = {n["name"] for n in dbt_nodes("model") if n["config"]["schema"] == "staging"}
+    assert staging == set(expected)
+
+
+def test_every_model_snapshot_and_test_is_on_the_graph():
+    assets = GRAPH.get_all_asset_keys()
+    for node in dbt_nodes("model", "snapshot"):
+        assert key(node) in assets, node["unique_id"]
+    checks = {c.name: c for c in GRAPH.asset_check_keys}
+    tests = dbt_nodes("test")
+    assert len(tests) > 150
+    assert {t["name"] for t in tests} <= set(checks)
+
+
+def test_error_severity_tests_block_and_warn_severity_tests_do_not():
+    specs = {spec.name: spec for a in (dbt_snapshots, dbt_daily_models, dbt_history_models) for spec in a.check_specs}
+    for test in dbt_nodes("test"):
+        blocking = test["config"]["severity"].lower() == "error"
+        assert specs[test["name"]].blocking is blocking, test["name"]
+    assert any(s.blocking for s in specs.values()) and any(not s.blocking for s in specs.values())
+
+
+def test_every_model_is_daily_or_all_history_never_both():
+    for node in dbt_nodes("model"):
+        tags = set(node["config"]["tags"]) & {"daily", "history"}
+        assert len(tags) == 1, (node["name"], node["config"]["tags"])
+        if "daily" in tags:
+            assert node["config"]["materialized"] == "incremental", node["name"]
+
+
+def test_daily_models_share_the_raw_partitioning_and_run_ranges_at_once():
+    for asset_key in dbt_daily_models.keys:
+        assert GRAPH.get(asset_key).partitions_def == daily_partitions
+    assert dbt_daily_models.backfill_policy == dg.BackfillPolicy.single_run()
+    assert GRAPH.get(dg.AssetKey(["raw", "events"])).partitions_def == daily_partitions
+    for asset_key in [*dbt_history_models.keys, *dbt_snapshots.keys]:
+        assert GRAPH.get(asset_key).partitions_def is None
+
+
+def test_dbt_assets_are_described_owned_grouped_and_kinded():
+    for asset_key in [*dbt_snapshots.keys, *dbt_daily_models.keys, *dbt_history_models.keys]:
+        node = GRAPH.get(asset_key)
+        assert node.description, asset_key
+        assert node.owners == ["team:analytics-engineering"], asset_key
+        assert node.group_name == asset_key.path[0], asset_key
+        assert {"dbt", "duckdb"} <= set(node.kinds), asset_key
+
+
+def test_window_vars_are_a_checked_half_open_window():
+    assert window_vars(date(2026, 11, 1), date(2026, 11, 8)) == {"min_date": "2026-11-01", "max_date": "2026-11-08"}
+    with pytest.raises(ValueError, match="empty partition window"):
+        window_vars(date(2026, 11, 2), date(2026, 11, 2))
+    with pytest.raises(TypeError):
+        window_vars("2026-11-01", date(2026, 11, 2))

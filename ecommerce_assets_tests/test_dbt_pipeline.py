@@ -1,0 +1,114 @@
+"""Partitions through dbt, for real: ranges, reruns, late files, blocking tests."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import dagster as dg
+import duckdb
+import pytest
+
+from .pipeline import BUILD_TIME_COLUMNS, Shop, copy_shop, make_shop, materialize, shop_environment, table
+
+LATE_DAY = date(2026, 11, 5)
+MODELS = [
+    "staging.stg_events", "staging.stg_carts", "staging.stg_cart_items", "intermediate.int_sessions",
+    "intermediate.int_session_funnel", "intermediate.int_cart_lines", "intermediate.int_product_daily",
+    "intermediate.int_user_daily_activity", "marts.fct_carts", "marts.fct_daily_sales",
+    "marts.fct_daily_engagement", "marts.fct_funnel_daily", "marts.dim_products", "marts.dim_users",
+    "marts.dim_user_segments", "marts.fct_category_performance", "marts.fct_product_performance",
+    "marts.fct_market_basket", "marts.fct_customer_churn", "marts.dim_date",
+]
+# A day's facts, keyed by their date column: what a late file may change, and where.
+DAILY_FACTS = {
+    "marts.fct_daily_engagement": "activity_date",
+    "marts.fct_funnel_daily": "funnel_date",
+    "intermediate.int_sessions": "session_date",
+}
+
+
+def snapshot_of(shop: Shop) -> dict[str, list[tuple]]:
+    return {name: table(shop, name) for name in MODELS}
+
+
+def test_a_range_in_one_run_equals_the_days_one_by_one(range_shop, day_by_day_shop):
+    ranged, daily = snapshot_of(range_shop), snapshot_of(day_by_day_shop)
+    assert ranged["marts.fct_daily_sales"] and len(ranged["marts.fct_daily_sales"]) == 7
+    for name in MODELS:
+        assert ranged[name] == daily[name], name
+
+
+def test_rerunning_a_day_changes_nothing(range_shop, tmp_path):
+    shop = copy_shop(range_shop, tmp_path / "rerun")
+    with shop_environment(shop) as defs:
+        materialize(defs, "daily", [LATE_DAY])
+        materialize(defs, "history")
+    assert snapshot_of(shop) == snapshot_of(range_shop)
+
+
+def late_events(day: date, n: int) -> list[str]:
+    """`n` page views of one late-arriving session, valid and inside `day`."""
+    return [
+        json.dumps({
+            "event_id": f"late-{day}-{i}", "event_time": f"{day}T21:{i:02d}:00.000Z", "event_type": "page_view",
+            "user_id": 1, "session_id": "late-session", "product_id": None, "price": None,
+            "quantity": None, "cart_id": None, "page": "/", "device": "desktop",
+        })
+        for i in range(n)
+    ]
+
+
+def rows_by_day(rows: list[tuple], shop: Shop, name: str, column: str) -> dict:
+    columns = [c for (c,) in shop.query(
+        f"SELECT column_name FROM information_schema.columns WHERE table_schema || '.' || table_name = '{name}' ORDER BY ordinal_position"
+    ) if c not in BUILD_TIME_COLUMNS and not c.startswith(("_loaded", "dbt_", "loaded_at"))]
+    at = columns.index(column)
+    grouped: dict = {}
+    for row in rows:
+        grouped.setdefault(row[at], []).append(row)
+    return grouped
+
+
+def test_a_late_file_for_an_old_day_changes_that_day_and_nothing_else(range_shop, tmp_path):
+    shop = copy_shop(range_shop, tmp_path / "late")
+    with shop_environment(shop) as defs:
+        before = {name: table(shop, name) for name in DAILY_FACTS}
+        events_before = shop.query(f"SELECT count(*) FROM staging.stg_events WHERE event_date = DATE '{LATE_DAY}'")[0][0]
+        late_file = shop.landing / "events" / f"date={LATE_DAY}" / "late-delivery.jsonl"
+        late_file.write_text("\n".join(late_events(LATE_DAY, 5)) + "\n")
+        materialize(defs, "daily", [LATE_DAY])
+
+    events_after = shop.query(f"SELECT count(*) FROM staging.stg_events WHERE event_date = DATE '{LATE_DAY}'")[0][0]
+    assert events_after == events_before + 5
+    for name, column in DAILY_FACTS.items():
+        old = rows_by_day(before[name], shop, name, column)
+        new = rows_by_day(table(shop, name), shop, name, column)
+        assert set(old) == set(new), name
+        for day in old:
+            if day == LATE_DAY:
+                assert old[day] != new[day], f"{name}: the late day did not change"
+            else:
+                assert old[day] == new[day], f"{name}: {day} changed"
+
+
+UNIQUE_EVENT_CHECK = "unique_combination_of_columns_stg_events_event_id__event_date"
+
+
+def test_a_failing_error_test_stops_downstream_models_and_fails_its_check(range_shop, tmp_path):
+    shop = copy_shop(range_shop, tmp_path / "broken")
+    day = shop.first_day
+    # A second delivery forced past the raw layer's deduplication breaks stg_events' unique key.
+    with duckdb.connect(str(shop.db)) as con:
+        con.execute(f"INSERT INTO raw.events SELECT * FROM raw.events WHERE event_date = DATE '{day}' LIMIT 1")
+    with shop_environment(shop) as defs:
+        result = materialize(defs, "tag:partitioning=daily and not group:raw", [day], raise_on_error=False)
+
+    assert not result.success
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    failed = evaluations[UNIQUE_EVENT_CHECK]
+    assert failed.passed is False and failed.severity == dg.AssetCheckSeverity.ERROR
+    materialized = {m.asset_key.to_user_string() for m in result.asset_materializations_for_node("dbt_daily_models")}
+    assert "staging/stg_events" in materialized
+    assert "intermediate/int_sessions" not in materialized
+    assert "marts/fct_funnel_daily" not in materialized

@@ -1,0 +1,243 @@
+"""The marts, built for real (Dagster raw assets, then dbt), against an independent pandas
+reference (`reference.py`) computed from the raw tables, row by row.
+
+Integers, strings, dates and booleans must be equal; values a model rounds may differ by at
+most half a unit of the last decimal it keeps (DECIMAL money and 2-decimal averages: 0.005;
+4-decimal rates: 0.00005); unrounded doubles by float noise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+import yaml
+
+from . import reference as ref
+from .pipeline import BOUNDARY_DAY, BOUNDARY_USER
+
+DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
+DBT = Path(sys.executable).with_name("dbt")
+
+MONEY = 0.005  # half a cent
+RATE = 0.00005  # half a unit of the 4th decimal
+FLOAT = 1e-12  # unrounded doubles: the same ratio computed in another order
+
+
+def run_dbt(db: Path, work: Path, *args: str) -> None:
+    result = subprocess.run(
+        [str(DBT), *args, "--profiles-dir", ".", "--target-path", str(work / "target"),
+         "--log-path", str(work / "logs")],
+        cwd=DBT_PROJECT, env={**os.environ, "ECOMMERCE_DUCKDB_PATH": str(db)},
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+
+
+@pytest.fixture(scope="module")
+def built_shop(range_shop) -> Path:
+    """The session's week of a small shop, materialised through Dagster (raw and dbt)."""
+    return range_shop.db
+
+
+def read(db: Path, relation: str) -> pd.DataFrame:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(f"SELECT * FROM {relation}").df()
+
+
+@pytest.fixture(scope="module")
+def raw(built_shop) -> dict[str, pd.DataFrame]:
+    tables = ["raw.carts", "raw.events", "raw.products", "snapshots.products_snapshot"]
+    return {name.split(".")[1]: read(built_shop, name) for name in tables}
+
+
+@pytest.fixture(scope="module")
+def expected_carts(raw) -> pd.DataFrame:
+    return ref.fct_carts(raw["carts"], raw["products_snapshot"])
+
+
+# ------------------------------------------------------------------ the comparison
+
+def _same(got, want, tolerance: float | None) -> bool:
+    if pd.isna(got) or pd.isna(want):
+        return bool(pd.isna(got) and pd.isna(want))
+    if tolerance is None:
+        return bool(got == want)
+    return abs(float(got) - float(want)) <= tolerance + 1e-12
+
+
+def mismatches(mart: pd.DataFrame, expected: pd.DataFrame, key: list[str], columns: dict[str, str],
+               tolerances: dict[str, float] | None = None, limit: int = 5) -> list[str]:
+    """Differences between a mart and its reference, matched on `key`. `columns` maps each
+    mart column to its reference column; `tolerances` gives the allowed absolute difference."""
+    tolerances = tolerances or {}
+    problems = [f"{name}: duplicate keys {frame.loc[frame.duplicated(key), key].values.tolist()[:limit]}"
+                for name, frame in (("mart", mart), ("reference", expected)) if frame.duplicated(key).any()]
+    if problems:
+        return problems
+    got, want = mart.sort_values(key).set_index(key), expected.sort_values(key).set_index(key)
+    for label, keys in (("missing from the mart", want.index.difference(got.index)),
+                        ("not in the reference", got.index.difference(want.index))):
+        if len(keys):
+            problems.append(f"{len(keys)} rows {label}: {keys.tolist()[:limit]}")
+    common = want.index.intersection(got.index).sort_values()
+    for mart_column, ref_column in columns.items():
+        pairs = zip(common, got.loc[common, mart_column], want.loc[common, ref_column])
+        bad = [(k, g, w) for k, g, w in pairs if not _same(g, w, tolerances.get(mart_column))]
+        problems += [f"{mart_column} at {key}={k}: mart {g!r} != reference {w!r}" for k, g, w in bad[:limit]]
+        if len(bad) > limit:
+            problems.append(f"{mart_column}: {len(bad) - limit} more mismatching rows")
+    return problems
+
+
+def assert_matches(mart: pd.DataFrame, expected: pd.DataFrame, key: list[str], columns: dict[str, str],
+                   tolerances: dict[str, float] | None = None) -> None:
+    assert len(expected) > 0, "the reference is empty: the test would prove nothing"
+    problems = mismatches(mart, expected, key, columns, tolerances)
+    assert not problems, "\n".join(problems)
+
+
+def same_names(*names: str) -> dict[str, str]:
+    return {name: name for name in names}
+
+
+# ------------------------------------------------------------------ the marts
+
+def test_fct_carts(built_shop, expected_carts):
+    assert_matches(
+        read(built_shop, "marts.fct_carts"), expected_carts, ["cart_id"],
+        same_names("user_id", "cart_date", "cart_time", "total_items", "unique_products", "cart_value"),
+        {"cart_value": MONEY},
+    )
+
+
+def test_fct_daily_sales(built_shop, expected_carts):
+    assert_matches(
+        read(built_shop, "marts.fct_daily_sales"), ref.fct_daily_sales(expected_carts), ["sales_date"],
+        same_names("total_carts", "unique_customers", "total_items_sold", "revenue",
+                   "avg_items_per_cart", "avg_carts_per_customer", "avg_cart_value"),
+        {"revenue": MONEY, "avg_items_per_cart": MONEY, "avg_carts_per_customer": MONEY, "avg_cart_value": MONEY},
+    )
+
+
+def test_dim_products_tiers(built_shop, raw):
+    expected = ref.dim_products(raw["products_snapshot"])
+    assert set(expected["product_tier"]) == {"Star", "A-Tier", "B-Tier", "C-Tier"}, "the shop must exercise every tier"
+    assert_matches(
+        read(built_shop, "marts.dim_products"), expected, ["product_id", "valid_from"],
+        same_names("product_key", "title", "category", "price", "product_tier", "is_premium", "valid_to", "is_current"),
+        {"price": MONEY},
+    )
+    # the current versions are the catalogue as raw.products holds it now
+    current = expected[expected["is_current"]].set_index("product_id")["price"].sort_index()
+    catalogue = raw["products"].set_index("id")["price"].map(ref.cents).sort_index() / 100
+    assert current.to_dict() == catalogue.to_dict()
+
+
+def test_dim_user_segments(built_shop, expected_carts):
+    expected = ref.dim_user_segments(expected_carts)
+    assert expected["user_segment"].nunique() >= 5, "the shop must exercise several segments"
+    assert_matches(
+        read(built_shop, "marts.dim_user_segments"), expected, ["user_id"],
+        same_names("as_of_date", "first_order_date", "last_order_date", "recency_days", "frequency", "monetary",
+                   "recency_score", "frequency_score", "monetary_score", "rfm_score", "user_segment", "segment_tier"),
+        {"monetary": MONEY},
+    )
+
+
+def test_fct_funnel_daily(built_shop, raw):
+    expected = ref.fct_funnel_daily(raw["events"])
+    # the boundary events make "more than 30 minutes" and "30 minutes or more" disagree
+    at_least_30 = ref.fct_funnel_daily(raw["events"], gap=ref.SESSION_GAP - pd.Timedelta(microseconds=1))
+    day = expected["funnel_date"] == pd.Timestamp(BOUNDARY_DAY)
+    assert at_least_30.loc[day, "sessions"].item() == expected.loc[day, "sessions"].item() + 1
+    rates = ["view_rate", "add_rate", "purchase_rate", "overall_conversion"]
+    assert_matches(
+        read(built_shop, "marts.fct_funnel_daily"), expected, ["funnel_date"],
+        same_names("sessions", "sessions_viewed", "sessions_added", "sessions_purchased", *rates),
+        dict.fromkeys(rates, RATE),
+    )
+
+
+def test_fct_carts_prices_each_cart_at_the_version_valid_at_checkout(built_shop, raw, tmp_path):
+    """Snapshot timing is not derivable from raw data, so give every product a price history
+    inside the carts' days: an older price from the 1st quartile's checkout, the current one
+    from exactly the median cart's checkout; then rebuild the cart marts on a copy."""
+    times = raw["carts"]["cart_time"].sort_values().reset_index(drop=True)
+    first_from, cut = times[len(times) // 4], times[len(times) // 2]
+    snapshot = raw["products_snapshot"]
+    history = pd.concat([
+        snapshot.assign(price=snapshot["price"] + 7, dbt_valid_from=first_from, dbt_valid_to=cut,
+                        dbt_scd_id=snapshot["dbt_scd_id"] + "-old"),
+        snapshot.assign(dbt_valid_from=cut),
+    ], ignore_index=True)
+    expected = ref.fct_carts(raw["carts"], history)
+    at_current_prices = ref.fct_carts(raw["carts"], snapshot)
+    repriced = expected["cart_value"] != at_current_prices["cart_value"]
+    assert repriced.any() and not repriced.all(), "the history must reprice some carts, not all"
+    assert not repriced[expected["cart_time"] == cut].any(), "the cart at the cut takes the new version"
+
+    copy = tmp_path / "ecommerce.duckdb"
+    shutil.copy(built_shop, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("DELETE FROM snapshots.products_snapshot")
+        con.register("history", history)
+        con.execute("INSERT INTO snapshots.products_snapshot BY NAME SELECT * FROM history")
+    run_dbt(copy, tmp_path, "run", "--select", "int_cart_lines", "fct_carts")
+    assert_matches(
+        read(copy, "marts.fct_carts"), expected, ["cart_id"],
+        same_names("total_items", "unique_products", "cart_value"), {"cart_value": MONEY},
+    )
+
+
+BASKET_COLUMNS = same_names("carts_with_both", "carts_with_a", "carts_with_b", "total_carts",
+                            "support", "confidence_a_to_b", "confidence_b_to_a", "lift")
+BASKET_TOLERANCES = dict.fromkeys(["support", "confidence_a_to_b", "confidence_b_to_a", "lift"], FLOAT)
+
+
+def test_fct_market_basket(built_shop, raw):
+    min_support = yaml.safe_load((DBT_PROJECT / "dbt_project.yml").read_text())["vars"]["basket_min_support"]
+    assert_matches(
+        read(built_shop, "marts.fct_market_basket"), ref.fct_market_basket(raw["carts"], min_support),
+        ["product_a", "product_b"], BASKET_COLUMNS, BASKET_TOLERANCES,
+    )
+
+
+def test_fct_market_basket_keeps_pairs_at_exactly_the_min_support(built_shop, raw, tmp_path):
+    """The var is a lower bound ("support of at least"): a pair exactly at it stays."""
+    every_pair = ref.fct_market_basket(raw["carts"], 0.0)
+    threshold = float(every_pair["support"].min())
+    expected = ref.fct_market_basket(raw["carts"], threshold)
+    assert 0 < len(expected) and len(ref.fct_market_basket(raw["carts"], threshold * 1.000001)) < len(expected)
+    copy = tmp_path / "ecommerce.duckdb"
+    shutil.copy(built_shop, copy)
+    run_dbt(copy, tmp_path, "run", "--select", "fct_market_basket", "--vars", f"{{basket_min_support: {threshold!r}}}")
+    assert_matches(read(copy, "marts.fct_market_basket"), expected, ["product_a", "product_b"],
+                   BASKET_COLUMNS, BASKET_TOLERANCES)
+
+
+# ------------------------------------------------------------------ the comparison bites
+
+def test_the_comparison_reports_a_perturbed_row(built_shop, expected_carts):
+    mart = read(built_shop, "marts.fct_carts")
+    columns = same_names("user_id", "total_items", "cart_value")
+    assert mismatches(mart, expected_carts, ["cart_id"], columns, {"cart_value": MONEY}) == []
+
+    perturbed = expected_carts.copy()
+    cart = perturbed["cart_id"].iloc[3]
+    perturbed.loc[perturbed["cart_id"] == cart, "cart_value"] += 0.01
+    perturbed.loc[perturbed.index[5], "total_items"] += 1
+    problems = mismatches(mart, perturbed, ["cart_id"], columns, {"cart_value": MONEY})
+    assert len(problems) == 2
+    assert problems[0].startswith("total_items at ['cart_id']=")
+    assert problems[1].startswith(f"cart_value at ['cart_id']={cart}: mart ")
+
+    problems = mismatches(mart, perturbed.drop(perturbed.index[0]), ["cart_id"], columns, {"cart_value": MONEY})
+    assert problems[0] == f"1 rows not in the reference: [{perturbed['cart_id'].iloc[0]}]"
