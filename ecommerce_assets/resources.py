@@ -9,20 +9,26 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from ecommerce_assets.locking import exclusive
 from ecommerce_assets.settings import Settings
 from ecommerce_assets.sources.fakestore import FakeStoreClient, FakeStoreSource
 from ecommerce_assets.sources.fakestore_local import LocalFakeStore
 
 
 class Warehouse(DuckDBResource):
-    """The DuckDB warehouse file. Sessions run in UTC with a bounded memory budget."""
+    """The DuckDB warehouse file. Sessions run in UTC with a bounded memory budget; a
+    connection holds the warehouse's write lock, so writers take turns (`locking`)."""
 
     memory_limit: str = Field(default="1GB", description="DuckDB memory_limit; larger work spills to disk.")
+
+    def writing(self):
+        """Hold the write lock (e.g. around a dbt subprocess that opens the file itself)."""
+        return exclusive(self.database)
 
     @contextmanager
     def get_connection(self):
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        with super().get_connection() as con:
+        with self.writing(), super().get_connection() as con:
             con.execute(f"SET memory_limit = '{self.memory_limit}'")
             # Naive timestamps mean UTC everywhere; ICU only loads after connecting.
             con.execute("SET TimeZone = 'UTC'")

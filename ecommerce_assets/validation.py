@@ -31,6 +31,7 @@ JSON_TYPES: dict[type, tuple[str, ...]] = {
 }
 SQL_TYPES: dict[type, str] = {str: "VARCHAR", int: "BIGINT", float: "DOUBLE", datetime: "TIMESTAMP"}
 # ISO-8601 date-time as a JSON string (quotes included): what both DuckDB and pydantic parse.
+COMMON_TIMESTAMP_SHAPE = '"____-__-__T__:__:__.___Z"'
 ISO_TIMESTAMP_JSON = r'^"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?"$'
 
 
@@ -140,7 +141,9 @@ def json_kind_ok(spec: FieldSpec) -> str:
         return f"left({raw}, 1) = '\"'"
     number = f"(left({raw}, 1) BETWEEN '0' AND '9' OR left({raw}, 1) = '-')"
     if spec.base is int:
-        return f"{number} AND NOT regexp_matches({raw}, '[.eE]') AND {value_column(spec)} IS NOT NULL"
+        # JSON text here is canonical (re-serialised by the parser): no fraction, no exponent.
+        fraction = f"contains({raw}, '.') OR contains({raw}, 'e') OR contains({raw}, 'E')"
+        return f"{number} AND NOT ({fraction}) AND {value_column(spec)} IS NOT NULL"
     return f"{number} AND {value_column(spec)} IS NOT NULL"
 
 
@@ -168,7 +171,9 @@ def field_rules(spec: FieldSpec) -> list[Rule]:
         rules.append(Rule(spec.name, "missing", f"{raw} IS NOT NULL"))
     type_ok = json_kind_ok(spec)
     if spec.base is datetime:
-        type_ok += f" AND regexp_full_match({raw}, {sql_literal(ISO_TIMESTAMP_JSON)}) AND {value} IS NOT NULL"
+        # The collector's usual shape is a cheap LIKE; anything else meets the full pattern.
+        iso = f"({raw} LIKE {sql_literal(COMMON_TIMESTAMP_SHAPE)} OR regexp_full_match({raw}, {sql_literal(ISO_TIMESTAMP_JSON)}))"
+        type_ok += f" AND {iso} AND {value} IS NOT NULL"
     rules.append(Rule(spec.name, "type", _unless_null(raw, type_ok)))
     if spec.literals:
         allowed = ", ".join(sql_literal(v) for v in spec.literals)

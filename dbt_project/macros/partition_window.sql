@@ -2,7 +2,7 @@
     Validated here too, so a bad value fails compilation instead of reaching SQL. -#}
 {% macro partition_bound(name) -%}
     {%- set value = var(name) | string -%}
-    {%- if not modules.re.match('^\d{4}-\d{2}-\d{2}$', value) -%}
+    {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', value) -%}
         {{ exceptions.raise_compiler_error("var " ~ name ~ "=" ~ value ~ " is not a YYYY-MM-DD date") }}
     {%- endif -%}
     {%- set parsed = modules.datetime.datetime.strptime(value, '%Y-%m-%d') -%}

@@ -49,13 +49,15 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: War
     """Run `dbt build`, then report each table's rows and columns.
 
     Events are held until dbt exits: DuckDB admits one writing process per file, so the
-    tables can only be read once dbt has let go of it.
+    tables can only be read once dbt has let go of it. The warehouse lock is held
+    throughout, so no other run writes between dbt and the read.
     """
-    invocation = dbt.cli([*BUILD, *extra], context=context, raise_on_error=False)
-    events = list(invocation.stream())
-    key_of = context.asset_key_for_output
-    built = [key_of(e.output_name) for e in events if isinstance(e, dg.Output)]
-    metadata = _table_metadata(warehouse, built) if built else {}
+    with warehouse.writing():
+        invocation = dbt.cli([*BUILD, *extra], context=context, raise_on_error=False)
+        events = list(invocation.stream())
+        key_of = context.asset_key_for_output
+        built = [key_of(e.output_name) for e in events if isinstance(e, dg.Output)]
+        metadata = _table_metadata(warehouse, built) if built else {}
     for event in events:
         if isinstance(event, dg.Output) and key_of(event.output_name) in metadata:
             event = event.with_metadata({**event.metadata, **metadata[key_of(event.output_name)]})

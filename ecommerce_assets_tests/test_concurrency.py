@@ -1,0 +1,82 @@
+"""Two writers at once never fail on DuckDB's lock: they take turns."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from ecommerce_assets.locking import WarehouseBusy, exclusive, lock_path
+
+from .pipeline import copy_shop
+
+REPO = Path(__file__).resolve().parents[1]
+
+HOLD_LOCK = """
+import sys, time
+from ecommerce_assets.locking import exclusive
+with exclusive(sys.argv[1]):
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+RUN_SLICE = """
+import sys
+from datetime import date
+from ecommerce_assets_tests.pipeline import Shop, materialize, shop_environment
+shop = Shop(__import__("pathlib").Path(sys.argv[1]), date(2026, 11, 2), date(2026, 11, 8))
+with shop_environment(shop) as defs:
+    result = materialize(defs, sys.argv[2], [date.fromisoformat(sys.argv[3])])
+print("ok" if result.success else "failed", flush=True)
+"""
+
+
+def test_the_lock_makes_a_second_writer_wait_then_go(tmp_path):
+    db = tmp_path / "ecommerce.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(db), "1.5"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    waited = []
+    started = time.monotonic()
+    with exclusive(db, on_wait=waited.append):
+        elapsed = time.monotonic() - started
+        with exclusive(db):  # reentrant within a process
+            pass
+    holder.wait(timeout=10)
+    assert waited and "waiting for the warehouse" in waited[0]
+    assert elapsed > 0.5
+    assert lock_path(db).exists()
+
+
+def test_a_writer_gives_up_with_a_clear_error_after_its_timeout(tmp_path):
+    db = tmp_path / "ecommerce.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(db), "3"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    with pytest.raises(WarehouseBusy, match="another writer"):
+        with exclusive(db, timeout=0.5):
+            pass
+    holder.wait(timeout=10)
+
+
+def test_two_runs_writing_at_once_both_succeed_with_the_right_data(range_shop, tmp_path):
+    """A dbt build (its subprocess holds the DuckDB file) and a raw load start together."""
+    shop = copy_shop(range_shop, tmp_path / "concurrent")
+    before = shop.query("SELECT event_date, count(*) FROM raw.events GROUP BY 1 ORDER BY 1")
+    daily = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(RUN_SLICE), str(shop.root), "tag:partitioning=daily and not group:raw", "2026-11-05"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    time.sleep(4)  # the dbt build is under way
+    raw = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(RUN_SLICE), str(shop.root), "key:raw/events", "2026-11-06"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    outputs = [p.communicate(timeout=300) for p in (daily, raw)]
+    for process, (out, err) in zip((daily, raw), outputs):
+        assert process.returncode == 0 and out.strip().endswith("ok"), err[-3000:]
+    assert "waiting for the warehouse" in outputs[1][1]  # they did collide, and the second waited
+    assert shop.query("SELECT event_date, count(*) FROM raw.events GROUP BY 1 ORDER BY 1") == before
+    assert shop.query("SELECT count(*) FROM staging.stg_events WHERE event_date = DATE '2026-11-05'")[0][0] > 0
