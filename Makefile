@@ -58,6 +58,7 @@ run: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 		--partition-range "$$($(CLI) partition-range --days $(DAYS))"
 	$(DAGSTER) asset materialize $(DEFS) --select "$$($(CLI) selection history)"
 	$(CLI) summary
+	$(CLI) checks
 
 test: $(MANIFEST)
 	$(BIN)/pytest

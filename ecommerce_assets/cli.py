@@ -78,6 +78,12 @@ def cmd_partition_range(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_checks(args: argparse.Namespace) -> int:
+    from ecommerce_assets.report import main_checks
+
+    return main_checks(args.format)
+
+
 def cmd_selection(args: argparse.Namespace) -> int:
     from ecommerce_assets.selections import BY_NAME
 
@@ -123,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     window = commands.add_parser("partition-range", help="print START...END of the last N complete days")
     window.add_argument("--days", type=int, default=7)
     window.set_defaults(run=cmd_partition_range)
+
+    checks = commands.add_parser("checks", help="the latest state of every asset check; exit 1 if a blocking check failed")
+    checks.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+    checks.set_defaults(run=cmd_checks)
 
     selection = commands.add_parser("selection", help="print an asset selection string for `dagster asset materialize --select`")
     selection.add_argument("name", choices=["snapshots", "daily", "history"])

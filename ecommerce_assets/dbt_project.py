@@ -17,6 +17,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtP
 
 from ecommerce_assets.metadata import OWNER
 from ecommerce_assets.partitions import DAILY, DAILY_TAGS
+from ecommerce_assets.schedules import history_automation
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 LAYERS = ("staging", "intermediate", "marts", "snapshots")
@@ -72,6 +73,12 @@ class EcommerceTranslator(DagsterDbtTranslator):
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
         return [OWNER]
+
+    def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
+        # All-history models follow their daily parents (schedules.history_automation).
+        if dbt_resource_props["resource_type"] == "model" and not is_daily(dbt_resource_props):
+            return history_automation()
+        return super().get_automation_condition(dbt_resource_props)
 
     def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
         tags = dict(super().get_tags(dbt_resource_props))

@@ -87,9 +87,12 @@ def range_shop(tmp_path_factory):
     partitions in one range run, then all-history models. Read it; copy it to change it."""
     from .pipeline import build_all, make_shop, shop_environment
 
+    import dagster as dg
+
     shop = make_shop(tmp_path_factory.mktemp("range-shop"))
+    shop.instance = dg.DagsterInstance.ephemeral()
     with shop_environment(shop) as defs:
-        build_all(defs, shop, one_run=True)
+        build_all(defs, shop, one_run=True, instance=shop.instance)
     return shop
 
 

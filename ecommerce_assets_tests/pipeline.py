@@ -45,6 +45,7 @@ class Shop:
     root: Path
     first_day: date
     last_day: date
+    instance: dg.DagsterInstance | None = None  # the instance its build recorded runs in
 
     @property
     def db(self) -> Path:
@@ -115,7 +116,7 @@ def materialize(defs: dg.Definitions, selection: str, partitions: Sequence[date]
             "dagster/asset_partition_range_start": min(partitions).isoformat(),
             "dagster/asset_partition_range_end": max(partitions).isoformat(),
         }
-    assets = list(defs.assets or [])
+    assets = [*(defs.assets or []), *(defs.asset_checks or [])]
     return dg.materialize(
         assets,
         selection=dg.AssetSelection.from_string(selection),

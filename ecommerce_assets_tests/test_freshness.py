@@ -49,3 +49,10 @@ def test_a_stale_asset_warns_then_fails_as_time_passes(key, warn_after, fail_aft
     assert state_at(instance, key, warn_after - 0.5) == FreshnessState.PASS
     assert state_at(instance, key, warn_after + 0.5) == FreshnessState.WARN
     assert state_at(instance, key, fail_after + 0.5) == FreshnessState.FAIL
+
+
+def test_every_asset_has_a_freshness_policy_and_at_least_one_check():
+    checked = {key.asset_key for key in GRAPH.asset_check_keys}
+    for key in GRAPH.get_all_asset_keys():
+        assert GRAPH.get(key).freshness_policy is not None, key
+        assert key in checked, f"{key.to_user_string()} has no check"

@@ -22,9 +22,12 @@ from ecommerce_assets.partitions import daily_partitions, partition_window
 from ecommerce_assets.resources import Warehouse
 
 TRANSLATOR = EcommerceTranslator()
-# Tests run with the build that can satisfy all their parents: a test from a daily model
-# to an all-history dimension runs with the dimension, never before it exists.
-BUILD = ["build", "--indirect-selection", "buildable"]
+# Which tests a build runs besides those of its own models. A test that reads a daily model
+# and an all-history dimension belongs to the dimension: the daily build leaves it out
+# (`buildable`: only tests whose parents are all built here or upstream), the history build
+# takes it in (`eager`: tests with any parent built here), when both sides exist.
+DAILY_TESTS = ["--indirect-selection", "buildable"]
+HISTORY_TESTS = ["--indirect-selection", "eager"]
 
 
 def _table_metadata(warehouse: Warehouse, keys: Sequence[dg.AssetKey]) -> dict[dg.AssetKey, dict[str, Any]]:
@@ -53,7 +56,7 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: War
     throughout, so no other run writes between dbt and the read.
     """
     with warehouse.writing():
-        invocation = dbt.cli([*BUILD, *extra], context=context, raise_on_error=False)
+        invocation = dbt.cli(["build", *extra], context=context, raise_on_error=False)
         events = list(invocation.stream())
         key_of = context.asset_key_for_output
         built = [key_of(e.output_name) for e in events if isinstance(e, dg.Output)]
@@ -66,7 +69,7 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: War
         raise dg.Failure(
             description="dbt build failed: a model errored or an error-severity test failed; "
             "the failed checks and dbt's log name which.",
-            metadata={"dbt_command": " ".join(["dbt", *BUILD, *extra])},
+            metadata={"dbt_command": " ".join(["dbt", "build", *extra])},
         )
 
 
@@ -78,7 +81,7 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: War
     project=dbt_project,
 )
 def dbt_snapshots(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-    yield from build(context, dbt, warehouse, [])
+    yield from build(context, dbt, warehouse, DAILY_TESTS)
 
 
 @dbt_assets(
@@ -94,7 +97,7 @@ def dbt_snapshots(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareho
 )
 def dbt_daily_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
     start, end = partition_window(context)
-    yield from build(context, dbt, warehouse, ["--vars", json.dumps(window_vars(start, end))])
+    yield from build(context, dbt, warehouse, [*DAILY_TESTS, "--vars", json.dumps(window_vars(start, end))])
 
 
 @dbt_assets(
@@ -105,7 +108,7 @@ def dbt_daily_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, war
     project=dbt_project,
 )
 def dbt_history_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-    yield from build(context, dbt, warehouse, [])
+    yield from build(context, dbt, warehouse, HISTORY_TESTS)
 
 
 DBT_ASSETS = [dbt_snapshots, dbt_daily_models, dbt_history_models]

@@ -1,0 +1,190 @@
+"""The asset-check report over a real (temporary) Dagster instance and tiny definitions."""
+
+import json
+
+import dagster as dg
+import pytest
+
+from ecommerce_assets.report import build_report, exit_code, render
+
+days = dg.DailyPartitionsDefinition(start_date="2026-11-01", timezone="UTC")
+
+
+@dg.asset
+def orders() -> None: ...
+
+
+@dg.asset_check(asset=orders, blocking=True, description="orders must not be empty")
+def orders_not_empty() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=False, metadata={"rows": 0}, description="orders is empty")
+
+
+@dg.asset_check(asset=orders)
+def orders_have_ids() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=True, metadata={"null_ids": 0})
+
+
+@dg.asset_check(asset=orders)
+def orders_recent() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN)
+
+
+@dg.asset
+def customers() -> None: ...
+
+
+@dg.asset_check(asset=customers, blocking=True)
+def customers_unique() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=True)
+
+
+@dg.asset
+def payments(context: dg.AssetExecutionContext) -> None:
+    if context.run.tags.get("explode"):
+        raise RuntimeError("payments source unreachable")
+
+
+@dg.asset_check(asset=payments, blocking=True)
+def payments_balanced() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=True)
+
+
+# Like the dbt daily models: a partitioned asset with an unpartitioned check, and one
+# partitioned check for good measure.
+@dg.asset(
+    partitions_def=days,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    check_specs=[
+        dg.AssetCheckSpec("events_unique", asset="events", blocking=True),
+        dg.AssetCheckSpec("events_volume", asset="events", partitions_def=days),
+    ],
+)
+def events(context: dg.AssetExecutionContext):
+    yield dg.MaterializeResult()
+    yield dg.AssetCheckResult(check_name="events_unique", passed=True, metadata={"duplicates": 0})
+    yield dg.AssetCheckResult(check_name="events_volume", passed=not context.run.tags.get("low"))
+
+
+ASSETS = [orders, customers, payments, events]
+CHECKS = [orders_not_empty, orders_have_ids, orders_recent, customers_unique, payments_balanced]
+defs = dg.Definitions(
+    assets=ASSETS,
+    asset_checks=CHECKS,
+    jobs=[dg.define_asset_job("payments_job", selection=[payments])],
+)
+GRAPH = defs.resolve_asset_graph()
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def rows_by_check(instance, asset: str) -> dict[str, list]:
+    found = {}
+    for row in build_report(instance, GRAPH):
+        if row.asset == asset:
+            found.setdefault(row.check, []).append(row)
+    return found
+
+
+def materialize(instance, asset, **kwargs) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [*ASSETS, *CHECKS],
+        selection=[asset],
+        instance=instance,
+        raise_on_error=False,
+        **kwargs,
+    )
+
+
+def test_failed_blocking_check_is_named_and_fails_the_exit_code(instance):
+    materialize(instance, orders)
+    rows = build_report(instance, GRAPH)
+    by_check = {(r.asset, r.check): r for r in rows}
+
+    failed = by_check[("orders", "orders_not_empty")]
+    assert (failed.status, failed.severity, failed.blocking) == ("failed", "ERROR", True)
+    assert failed.metadata == {"rows": "0"} and failed.message == "orders is empty"
+    assert failed.when and failed.run_id
+    assert by_check[("orders", "orders_have_ids")].status == "passed"
+    assert by_check[("orders", "orders_recent")].status == "warned"
+    assert by_check[("customers", "customers_unique")].status == "never run"
+    assert exit_code(rows) == 1
+
+    text = render(rows, "text")
+    assert "orders_not_empty" in text.split("blocking checks failing:")[1]
+    parsed = json.loads(render(rows, "json"))
+    assert {(r["asset"], r["check"], r["status"]) for r in parsed} >= {
+        ("orders", "orders_not_empty", "failed"), ("customers", "customers_unique", "never run")}
+    markdown = render(rows, "markdown").splitlines()
+    assert markdown[0].startswith("| asset | check | partition | status |")
+    assert set(markdown[1].replace(" ", "")) == {"|", "-"}
+    assert any("orders_not_empty" in line and "failed" in line for line in markdown[2:])
+    with pytest.raises(ValueError):
+        render(rows, "html")
+
+
+def test_passing_checks_exit_zero(instance):
+    materialize(instance, customers)
+    rows = [r for r in build_report(instance, GRAPH) if r.asset == "customers"]
+    assert [r.status for r in rows] == ["passed"]
+    assert exit_code(rows) == 0
+
+
+def test_planned_then_skipped_when_the_run_ends_without_evaluating(instance):
+    materialize(instance, payments)
+    # A run plans its checks when it is created (queued, or here not started): planned until it ends.
+    run = instance.create_run_for_job(defs.resolve_job_def("payments_job"), status=dg.DagsterRunStatus.NOT_STARTED)
+    [row] = rows_by_check(instance, "payments")["payments_balanced"]
+    assert (row.status, row.last_result, row.run_id) == ("planned", "passed", run.run_id)
+    instance.report_run_canceled(run)
+    [row] = rows_by_check(instance, "payments")["payments_balanced"]
+    assert (row.status, row.last_result) == ("skipped", "passed")
+    assert "CANCELED" in row.message
+
+
+def test_skipped_when_the_asset_fails_before_its_check(instance):
+    result = materialize(instance, payments, tags={"explode": "1"})
+    assert not result.success
+    [row] = rows_by_check(instance, "payments")["payments_balanced"]
+    assert (row.status, row.last_result, row.run_id) == ("skipped", None, result.run_id)
+    assert "FAILURE" in row.message
+    assert exit_code([row]) == 0
+
+
+def test_a_range_run_evaluates_once_without_partition(instance):
+    materialize(instance, events, partition_key="2026-11-04")
+    materialize(instance, events, tags={
+        "dagster/asset_partition_range_start": "2026-11-01",
+        "dagster/asset_partition_range_end": "2026-11-03",
+    })
+    checks = rows_by_check(instance, "events")
+
+    # The unpartitioned check: one row, the range run's result, not three skipped days.
+    [unique] = checks["events_unique"]
+    assert (unique.status, unique.partition, unique.metadata) == ("passed", "2026-11-01...2026-11-03", {"duplicates": "0"})
+    # The partitioned check: the single day keeps its own row; the range run's has none.
+    volume = {r.partition: r.status for r in checks["events_volume"]}
+    assert volume == {"2026-11-04": "passed", "2026-11-01...2026-11-03": "passed"}
+
+
+def test_a_per_day_check_shows_its_recent_days_and_older_failures(instance):
+    materialize(instance, events, partition_key="2026-11-01", tags={"low": "1"})
+    for day in ("2026-11-02", "2026-11-03", "2026-11-04"):
+        materialize(instance, events, partition_key=day)
+    rows = [r for r in build_report(instance, GRAPH, recent=2) if r.check == "events_volume"]
+    assert [(r.partition, r.status) for r in rows] == [
+        ("2026-11-01", "failed"), ("2026-11-03", "passed"), ("2026-11-04", "passed")]
+
+
+def test_main_checks_reports_the_project_definitions(tmp_path, monkeypatch, capsys):
+    from ecommerce_assets.definitions import defs as project_defs
+    from ecommerce_assets.report import main_checks
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    assert main_checks("json") == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == len(project_defs.resolve_asset_graph().asset_check_keys)
+    assert {r["status"] for r in rows} == {"never run"}
