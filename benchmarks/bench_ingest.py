@@ -31,7 +31,7 @@ import json, resource, sys, time
 from datetime import date
 from pathlib import Path
 from ecommerce_assets.contracts import day_window
-from ecommerce_assets.loading import load_events
+from ecommerce_assets.event_loading import load_events
 from ecommerce_assets.sources.landing import event_files
 from ecommerce_assets.warehouse import connect
 landing, db, day = Path(sys.argv[1]), Path(sys.argv[2]), date.fromisoformat(sys.argv[3])
@@ -69,8 +69,10 @@ def run_child(code: str, landing: Path, workdir: Path, memory_limit: str) -> dic
         leftover.unlink(missing_ok=True)
     out = subprocess.run(
         [sys.executable, "-c", code, str(landing), str(db), DAY.isoformat(), memory_limit],
-        check=True, capture_output=True, text=True,
+        capture_output=True, text=True,
     )
+    if out.returncode != 0:
+        raise RuntimeError(f"benchmark child failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
