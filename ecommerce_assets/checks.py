@@ -631,31 +631,21 @@ fct_carts_reconcile = _daily_check(
 # --- 5. daily sales against cart lines --------------------------------------------------------
 
 
+def _by_day(con: duckdb.DuckDBPyConnection, sql: str, window: list[date], *names: str) -> dict[date, dict]:
+    """{day: {name: value}} from a query whose first column is the day."""
+    return {day: dict(zip(names, values)) for day, *values in con.execute(sql, window).fetchall()}
+
+
 def _check_daily_sales_reconcile(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator:
     (start, end), days = _window_days(context)
     window = [start, end]
     with warehouse.get_connection() as con:
-        marts = {
-            row[0]: {"carts": row[1], "items": row[2], "revenue": row[3]}
-            for row in con.execute(
-                "SELECT sales_date, total_carts, total_items_sold, revenue FROM marts.fct_daily_sales "
-                "WHERE sales_date >= ? AND sales_date < ?", window,
-            ).fetchall()
-        }
-        lines = {
-            row[0]: {"items": row[1], "revenue": row[2]}
-            for row in con.execute(
-                "SELECT cart_date, sum(quantity), sum(line_value) FROM intermediate.int_cart_lines "
-                "WHERE cart_date >= ? AND cart_date < ? GROUP BY 1", window,
-            ).fetchall()
-        }
-        items = {
-            row[0]: {"carts": row[1], "items": row[2]}
-            for row in con.execute(
-                "SELECT cart_date, count(DISTINCT cart_id), sum(quantity) FROM staging.stg_cart_items "
-                "WHERE cart_date >= ? AND cart_date < ? GROUP BY 1", window,
-            ).fetchall()
-        }
+        marts = _by_day(con, "SELECT sales_date, total_carts, total_items_sold, revenue FROM marts.fct_daily_sales "
+                        "WHERE sales_date >= ? AND sales_date < ?", window, "carts", "items", "revenue")
+        lines = _by_day(con, "SELECT cart_date, sum(quantity), sum(line_value) FROM intermediate.int_cart_lines "
+                        "WHERE cart_date >= ? AND cart_date < ? GROUP BY 1", window, "items", "revenue")
+        items = _by_day(con, "SELECT cart_date, count(DISTINCT cart_id), sum(quantity) FROM staging.stg_cart_items "
+                        "WHERE cart_date >= ? AND cart_date < ? GROUP BY 1", window, "carts", "items")
     outcomes = {}
     for day in days:
         mart = marts.get(day, {"carts": 0, "items": 0, "revenue": Decimal(0)})

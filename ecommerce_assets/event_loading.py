@@ -38,6 +38,7 @@ from ecommerce_assets.validation import (
 from ecommerce_assets.warehouse import (
     Window,
     ensure_tables,
+    insert_arrow,
     qualified,
     rejected_table,
     rejects_table,
@@ -291,10 +292,7 @@ def load_events(con: duckdb.DuckDBPyConnection, files: Sequence[Path], window: W
             rejections += batch_rejects
             lines += scalar(con, "SELECT count(*) FROM events_checked")
             lines += sum(1 for r in batch_rejects if r["rule"] == "unreadable")
-        if rejections:
-            con.register("incoming_rejects", rejects_table(rejections))
-            con.execute(f"INSERT INTO {qualified(rejected_table(EVENTS_TABLE))} BY NAME SELECT * FROM incoming_rejects")
-            con.unregister("incoming_rejects")
+        insert_arrow(con, rejected_table(EVENTS_TABLE), rejects_table(rejections))
     loaded = scalar(con, f"SELECT count(*) FROM {qualified(EVENTS_TABLE)} WHERE {window_filter('event_date', window)}")
     for table in ("events_checked", "events_batch_files", "events_files", "events_skipped", "events_seen", "events_batch_hashes", "events_batch_duplicates"):
         con.execute(f"DROP TABLE IF EXISTS {table}")

@@ -10,7 +10,6 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import astuple, dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import duckdb

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from ecommerce_assets.locking import exclusive
 from ecommerce_assets.settings import Settings
+from ecommerce_assets.warehouse import configure_session
 from ecommerce_assets.sources.fakestore import FakeStoreClient, FakeStoreSource
 from ecommerce_assets.sources.fakestore_local import LocalFakeStore
 
@@ -29,9 +30,7 @@ class Warehouse(DuckDBResource):
     def get_connection(self):
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         with self.writing(), super().get_connection() as con:
-            con.execute(f"SET memory_limit = '{self.memory_limit}'")
-            # Naive timestamps mean UTC everywhere; ICU only loads after connecting.
-            con.execute("SET TimeZone = 'UTC'")
+            configure_session(con, self.memory_limit)
             yield con
 
 

@@ -97,14 +97,19 @@ def replace_rows(
     with transaction(con):
         con.execute(f"DELETE FROM {qualified(table)} WHERE {window_filter(partition_column, window)}")
         con.execute(f"DELETE FROM {qualified(rejected_table(table))} WHERE {window_filter('partition_date', window)}")
-        if rows.num_rows:
-            con.register("incoming_rows", rows)
-            con.execute(f"INSERT INTO {qualified(table)} BY NAME SELECT * FROM incoming_rows")
-            con.unregister("incoming_rows")
-        if rejects.num_rows:
-            con.register("incoming_rejects", rejects)
-            con.execute(f"INSERT INTO {qualified(rejected_table(table))} BY NAME SELECT * FROM incoming_rejects")
-            con.unregister("incoming_rejects")
+        insert_arrow(con, table, rows)
+        insert_arrow(con, rejected_table(table), rejects)
+
+
+def insert_arrow(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
+    """Append an Arrow table to a raw table, matching columns by name."""
+    if not rows.num_rows:
+        return
+    con.register("incoming_rows", rows)
+    try:
+        con.execute(f"INSERT INTO {qualified(table)} BY NAME SELECT * FROM incoming_rows")
+    finally:
+        con.unregister("incoming_rows")
 
 
 def rejects_table(rows: Sequence[dict]) -> pa.Table:
@@ -149,6 +154,13 @@ def connect(path: Path, memory_limit: str | None = None, threads: int | None = N
     if threads:
         config["threads"] = threads
     con = duckdb.connect(str(path), config=config)
-    # Naive timestamps in the contracts mean UTC; ICU is only loaded after connecting.
-    con.execute("SET TimeZone = 'UTC'")
+    configure_session(con)
     return con
+
+
+def configure_session(con: duckdb.DuckDBPyConnection, memory_limit: str | None = None) -> None:
+    """Every warehouse session: UTC (naive timestamps in the contracts mean UTC; ICU only
+    loads after connecting) and, where given, a memory budget beyond which DuckDB spills."""
+    con.execute("SET TimeZone = 'UTC'")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")

@@ -142,10 +142,14 @@ def build_all(defs: dg.Definitions, shop: Shop, one_run: bool = True, instance: 
 BUILD_TIME_COLUMNS = ("_dbt_loaded_at", "_dbt_invocation_id", "valid_from", "valid_to", "product_key")
 
 
-def table(shop: Shop, name: str, exclude: Sequence[str] = BUILD_TIME_COLUMNS) -> list[tuple]:
-    """A whole table, sorted, without the columns that record when it was built."""
-    columns = [c for (c,) in shop.query(
+def data_columns(shop: Shop, name: str, exclude: Sequence[str] = BUILD_TIME_COLUMNS) -> list[str]:
+    """A table's columns, in order, without those that record when it was built."""
+    return [c for (c,) in shop.query(
         f"SELECT column_name FROM information_schema.columns WHERE table_schema || '.' || table_name = '{name}' ORDER BY ordinal_position"
     ) if c not in exclude and not c.startswith(("_loaded", "dbt_", "loaded_at"))]
-    listed = ", ".join(f'"{c}"' for c in columns)
+
+
+def table(shop: Shop, name: str, exclude: Sequence[str] = BUILD_TIME_COLUMNS) -> list[tuple]:
+    """A whole table, sorted, without the columns that record when it was built."""
+    listed = ", ".join(f'"{c}"' for c in data_columns(shop, name, exclude))
     return shop.query(f"SELECT {listed} FROM {name} ORDER BY ALL")

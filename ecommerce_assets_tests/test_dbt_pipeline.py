@@ -7,9 +7,8 @@ from datetime import date
 
 import dagster as dg
 import duckdb
-import pytest
 
-from .pipeline import BUILD_TIME_COLUMNS, Shop, copy_shop, make_shop, materialize, shop_environment, table
+from .pipeline import Shop, copy_shop, data_columns, materialize, shop_environment, table
 
 LATE_DAY = date(2026, 11, 5)
 MODELS = [
@@ -60,10 +59,7 @@ def late_events(day: date, n: int) -> list[str]:
 
 
 def rows_by_day(rows: list[tuple], shop: Shop, name: str, column: str) -> dict:
-    columns = [c for (c,) in shop.query(
-        f"SELECT column_name FROM information_schema.columns WHERE table_schema || '.' || table_name = '{name}' ORDER BY ordinal_position"
-    ) if c not in BUILD_TIME_COLUMNS and not c.startswith(("_loaded", "dbt_", "loaded_at"))]
-    at = columns.index(column)
+    at = data_columns(shop, name).index(column)
     grouped: dict = {}
     for row in rows:
         grouped.setdefault(row[at], []).append(row)

@@ -8,7 +8,6 @@ most half a unit of the last decimal it keeps (DECIMAL money and 2-decimal avera
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -21,7 +20,7 @@ import pytest
 import yaml
 
 from . import reference as ref
-from .pipeline import BOUNDARY_DAY, BOUNDARY_USER
+from .pipeline import BOUNDARY_DAY
 
 DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
 DBT = Path(sys.executable).with_name("dbt")

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-import pytest
 
 from ecommerce_assets.assets import RAW_ASSETS, raw_carts, raw_events, raw_products, raw_users
 from ecommerce_assets.definitions import defs
