@@ -1,12 +1,11 @@
 """The code location: wires assets, resources and the executor together, nothing more."""
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from ecommerce_assets.assets import RAW_ASSETS
 from ecommerce_assets.assets.dbt_models import DBT_ASSETS
 from ecommerce_assets.checks import CHECKS
-from ecommerce_assets.dbt_project import DBT_EXECUTABLE, dbt_project
+from ecommerce_assets.dbt_project import DBT_EXECUTABLE, DbtCli, dbt_project
 from ecommerce_assets.freshness import with_freshness
 from ecommerce_assets.jobs import JOBS
 from ecommerce_assets.resources import build_resources
@@ -22,7 +21,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         jobs=JOBS,
         schedules=SCHEDULES,
         sensors=SENSORS,
-        resources={**build_resources(settings), "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)},
+        resources={**build_resources(settings), "dbt": DbtCli(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)},
         # One process per run: no re-import per step, and one DuckDB writer at a time.
         executor=dg.in_process_executor,
     )

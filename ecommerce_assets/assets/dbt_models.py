@@ -3,20 +3,22 @@
 - snapshots: SCD2 history of products and users (unpartitioned, upstream of the daily
   models, because a cart line is priced at the product version valid on its date);
 - daily models: staging, intermediate and facts per day, partitioned like raw carts and
-  events; the partition window reaches dbt as vars and each model replaces exactly it;
+  events; the partition window reaches dbt through the environment (`window_env`) and each
+  model replaces exactly it;
 - all-history models: dimensions, segments, basket, churn, performance (unpartitioned).
 
 Each runs one `dbt build`; error-severity tests are blocking asset checks.
 """
 
-import json
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from ecommerce_assets.dbt_project import EcommerceTranslator, dbt_project, window_vars
+from ecommerce_assets.dbt_project import EcommerceTranslator, dbt_project, window_env
 from ecommerce_assets.metadata import column_schema
 from ecommerce_assets.partitions import daily_partitions, partition_window
 from ecommerce_assets.resources import Warehouse
@@ -28,6 +30,10 @@ TRANSLATOR = EcommerceTranslator()
 # takes it in (`eager`: tests with any parent built here), when both sides exist.
 DAILY_TESTS = ["--indirect-selection", "buildable"]
 HISTORY_TESTS = ["--indirect-selection", "eager"]
+# dbt's own log file at info, not debug: debug logs every SQL statement under a lock shared
+# by the threads, a tenth of an invocation's time (py-spy); the statements stay in the run's
+# compiled/ and run/ folders.
+LOGGING = ["--log-level-file", "info"]
 
 
 def _table_metadata(warehouse: Warehouse, keys: Sequence[dg.AssetKey]) -> dict[dg.AssetKey, dict[str, Any]]:
@@ -48,15 +54,37 @@ def _table_metadata(warehouse: Warehouse, keys: Sequence[dg.AssetKey]) -> dict[d
     return found
 
 
-def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, extra: list[str]) -> Iterator:
+@contextmanager
+def _environment(extra: Mapping[str, str]) -> Iterator[None]:
+    """`dbt.cli` hands its subprocess a copy of `os.environ`; the run's steps execute one at
+    a time in one process (in_process_executor), so setting it around the call is safe."""
+    saved = {name: os.environ.get(name) for name in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def build(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: Warehouse,
+    extra: list[str],
+    env: Mapping[str, str] | None = None,
+) -> Iterator:
     """Run `dbt build`, then report each table's rows and columns.
 
     Events are held until dbt exits: DuckDB admits one writing process per file, so the
     tables can only be read once dbt has let go of it. The warehouse lock is held
     throughout, so no other run writes between dbt and the read.
     """
-    with warehouse.writing():
-        invocation = dbt.cli(["build", *extra], context=context, raise_on_error=False)
+    with warehouse.writing(), _environment(env or {}):
+        invocation = dbt.cli(["build", *LOGGING, *extra], context=context, raise_on_error=False)
         events = list(invocation.stream())
         key_of = context.asset_key_for_output
         built = [key_of(e.output_name) for e in events if isinstance(e, dg.Output)]
@@ -69,7 +97,7 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: War
         raise dg.Failure(
             description="dbt build failed: a model errored or an error-severity test failed; "
             "the failed checks and dbt's log name which.",
-            metadata={"dbt_command": " ".join(["dbt", "build", *extra])},
+            metadata={"dbt_command": " ".join(["dbt", "build", *extra]), **dict(env or {})},
         )
 
 
@@ -97,7 +125,7 @@ def dbt_snapshots(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareho
 )
 def dbt_daily_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
     start, end = partition_window(context)
-    yield from build(context, dbt, warehouse, [*DAILY_TESTS, "--vars", json.dumps(window_vars(start, end))])
+    yield from build(context, dbt, warehouse, DAILY_TESTS, window_env(start, end))
 
 
 @dbt_assets(
