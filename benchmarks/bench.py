@@ -1,0 +1,272 @@
+"""`make bench`: every scenario of the benchmark issue, side by side in one command.
+
+Writes `benchmarks/results/latest.json` and `latest.md`: each figure with its scenario,
+data size, the command that produced it, the median of its repetitions (at least three)
+and the machine. Ratios compare figures measured in this same command, because these
+machines are noisy.
+
+    python benchmarks/bench.py [--only daily history backfill ingest] [--repeat 3] [--scale 1.0]
+
+Runs go through the real `dagster job execute` CLI, one process per run as a schedule
+launches them. A run's time is Dagster's own (run start to end, as the UI shows it); the
+CLI process's wall time (adding interpreter start and the code-location import) is
+reported beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import limit  # noqa: E402
+import peer  # noqa: E402
+from shop import REPO, BenchShop, RunTiming  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+WORK = Path(__file__).parent / ".work"
+START = date(2026, 9, 1)  # ECOMMERCE_START_DATE of every bench shop
+DAY = 100_000  # events per day: the synthetic shop's default scale
+BIG_DAY = 10_000_000
+EMPTY_DAY, BIG_DAY_N = START + timedelta(days=19), START + timedelta(days=29)
+HISTORY_DAYS = 60
+BACKFILL_DAYS = 30
+
+
+def day(n: int) -> date:
+    """The n-th day of a bench shop, 1-based."""
+    return START + timedelta(days=n - 1)
+
+
+def median(values: list[float]) -> float:
+    value = statistics.median(values)
+    return round(value) if value >= 1000 else round(value, 2)
+
+
+class Report:
+    def __init__(self, repeat: int) -> None:
+        self.repeat = repeat
+        self.figures: list[dict] = []
+
+    def add(self, scenario: str, measure: str, size: str, runs: list[float], unit: str, command: str,
+            target: str | None = None, met: bool | None = None, **extra) -> float:
+        figure = {"scenario": scenario, "measure": measure, "size": size, "median": median(runs),
+                  "runs": [round(r) if r >= 1000 else round(r, 2) for r in runs], "unit": unit, "command": command,
+                  "target": target, "met": met, **extra}
+        self.figures.append(figure)
+        print(f"  {scenario:9} {measure:52} {figure['median']:>10} {unit:8} {'' if met is None else ('met' if met else 'MISSED')}", flush=True)
+        return figure["median"]
+
+    def ratio(self, scenario: str, measure: str, size: str, value: float, command: str, target: str, met: bool) -> None:
+        self.add(scenario, measure, size, [value], "ratio", command, target, met)
+
+
+def repeat_runs(n: int, run: Callable[[], RunTiming]) -> list[RunTiming]:
+    return [run() for _ in range(n)]
+
+
+def job_command(first: date, last: date | None = None) -> str:
+    if last is None:
+        tags = f'{{"dagster/partition": "{first}"}}'
+    else:
+        tags = f'{{"dagster/asset_partition_range_start": "{first}", "dagster/asset_partition_range_end": "{last}"}}'
+    return f"dagster job execute -m ecommerce_assets.definitions -j whole_graph_job --tags '{tags}'"
+
+
+def record_runs(report: Report, scenario: str, measure: str, size: str, timings: list[RunTiming], command: str,
+                target: str | None = None, check: Callable[[float], bool] | None = None) -> float:
+    runs = [t.run_seconds for t in timings]
+    met = check(median(runs)) if check else None
+    steps = {k: median([t.steps.get(k, 0.0) for t in timings]) for k in timings[0].steps}
+    return report.add(scenario, measure, size, runs, "s", command, target, met,
+                      process_seconds=[t.process_seconds for t in timings],
+                      slowest_steps=dict(sorted(steps.items(), key=lambda kv: -kv[1])[:5]))
+
+
+def bench_ingest(report: Report, scale: float) -> None:
+    sizes = [str(int(1_000_000 * scale)), str(int(BIG_DAY * scale))]
+    command = f"python benchmarks/bench_ingest.py --sizes {' '.join(sizes)} --repeat {report.repeat}"
+    subprocess.run([sys.executable, "benchmarks/bench_ingest.py", "--sizes", *sizes, "--repeat", str(report.repeat)],
+                   cwd=REPO, check=True)
+    ingest = json.loads((RESULTS / "ingest.json").read_text())
+    for result in ingest["results"]:
+        ours, base = result["ours"], result["baseline_read_ndjson"]
+        size = f"{result['events_per_day']:,} events, one day"
+        big = result["events_per_day"] >= BIG_DAY * scale
+        report.add("ingest", "events per second, landing files to raw.events", size,
+                   [ours["lines"] / s for s in ours["seconds_all"]], "events/s", command,
+                   ">= 500,000 at 10M" if big else None, ours["events_per_second"] >= 500_000 if big else None)
+        report.add("ingest", "peak resident memory", size, [ours["peak_rss_mb"]], "MB", command,
+                   "< 2,048 at 10M" if big else None, ours["peak_rss_mb"] < 2048 if big else None)
+        report.add("ingest", "baseline: DuckDB read_ndjson, no validation", size,
+                   [base["lines"] / s for s in base["seconds_all"]], "events/s", command)
+
+
+def bench_daily(report: Report, scale: float) -> None:
+    """Days 1-2 loaded; day 3 at 100k; then an empty day and a 10M day, each with no data in
+    its trailing week: the volume checks judge a day against the week before it, and would
+    rightly stop the run at an empty day (or a 100x day) after normal ones."""
+    big, events = int(BIG_DAY * scale), int(DAY * scale)
+    shop = BenchShop(WORK / "daily", START).create()
+    shop.generate(day(1), day(3), events)
+    shop.whole_graph(day(1), day(2))
+    ours_100k = repeat_runs(report.repeat, lambda: shop.whole_graph(day(3)))
+    record_runs(report, "daily", "one partition of the whole graph, 2 days loaded", f"{events:,} events/day",
+                ours_100k, job_command(day(3)))
+    empty = repeat_runs(report.repeat, lambda: shop.whole_graph(EMPTY_DAY))
+    fixed = record_runs(report, "daily", "fixed overhead: an empty day", "0 events", empty, job_command(EMPTY_DAY),
+                        "<= 10 s", lambda v: v <= 10)
+    shop.generate(BIG_DAY_N, BIG_DAY_N, big)
+    before_big = WORK / "daily-before-big-day.duckdb"
+    shutil.copy(shop.db, before_big)
+    ours_big = repeat_runs(report.repeat, lambda: shop.whole_graph(BIG_DAY_N))
+    t_big = record_runs(report, "daily", "one partition of the whole graph", f"{big:,} events/day", ours_big,
+                        job_command(BIG_DAY_N))
+    report.add("daily", "marginal cost per million events", f"0 and {big:,} events/day",
+               [(t_big - fixed) / (big / 1e6)], "s/M", "(10M day - empty day) / 10")
+
+    statements = limit.compile_statements(shop, BIG_DAY_N)
+    limit_shop = BenchShop(WORK / "limit", START)
+    limit_runs = []
+    for _ in range(report.repeat):
+        limit_shop.root.mkdir(parents=True, exist_ok=True)
+        shutil.copy(before_big, limit_shop.db)
+        limit_runs.append(limit.limit_run(limit_shop.db, shop.landing, BIG_DAY_N, statements)["seconds"])
+    t_limit = report.add("limit", "plain load + the dbt models' compiled SQL, one DuckDB process", f"{big:,} events/day",
+                         limit_runs, "s", "benchmarks/limit.py: limit_run")
+    report.ratio("limit", "whole graph / limit", f"{big:,} events/day", round(t_big / t_limit, 2),
+                 "the two lines above", "<= 3", t_big / t_limit <= 3)
+    before_big.unlink()
+
+
+def bench_history_and_peer(report: Report, scale: float) -> None:
+    """The same daily run with 2 and with 60 days loaded, on clean data so that the peer's
+    plain loader sees the same rows; then the peer on day 61 from the same starting state."""
+    events = int(DAY * scale)
+    size = f"{events:,} events/day"
+    shop = BenchShop(WORK / "history", START).create()
+    shop.generate(day(1), day(HISTORY_DAYS + 1), events, clean=True)
+    shop.whole_graph(day(1), day(2))
+    day_3 = repeat_runs(report.repeat, lambda: shop.whole_graph(day(3)))
+    t_2 = record_runs(report, "history", "one partition of the whole graph, 2 days loaded", size, day_3,
+                      job_command(day(3)))
+    shop.whole_graph(day(4), day(HISTORY_DAYS))
+    before = WORK / "history-before.duckdb"
+    shutil.copy(shop.db, before)
+    day_61 = repeat_runs(report.repeat, lambda: shop.whole_graph(day(HISTORY_DAYS + 1)))
+    t_60 = record_runs(report, "history", f"one partition of the whole graph, {HISTORY_DAYS} days loaded", size,
+                       day_61, job_command(day(HISTORY_DAYS + 1)))
+    report.ratio("history", f"day {HISTORY_DAYS} / day 2", size, round(t_60 / t_2, 2),
+                 "the two lines above", "<= 1.2", t_60 / t_2 <= 1.2)
+
+    peer_shop = BenchShop(WORK / "peer", START).create()
+    peer_shop.landing.symlink_to(shop.landing)
+    peer_runs = []
+    for _ in range(report.repeat):
+        shutil.copy(before, peer_shop.db)
+        peer_runs.append(peer.peer_run(peer_shop, day(HISTORY_DAYS + 1))["seconds"])
+    same = peer.marts_fingerprint(peer_shop.db) == peer.marts_fingerprint(shop.db)
+    history = f"{HISTORY_DAYS} days of {events:,} events"
+    t_peer = report.add("peer", "plain loader + dbt build --full-refresh over all history", history, peer_runs, "s",
+                        "benchmarks/peer.py: peer_run", same_marts=same)
+    report.ratio("peer", f"peer / our daily run (day {HISTORY_DAYS + 1})", history, round(t_peer / t_60, 2),
+                 "the peer line and the 60-day history line", ">= 5, same marts", t_peer / t_60 >= 5 and same)
+    before.unlink()
+
+
+def bench_backfill(report: Report, scale: float) -> None:
+    events = int(DAY * scale)
+    shop = BenchShop(WORK / "backfill", START).create()
+    shop.generate(day(1), day(BACKFILL_DAYS), events)
+
+    def fresh_warehouse() -> None:
+        for leftover in shop.root.glob("ecommerce.duckdb*"):
+            leftover.unlink()
+
+    one_run = []
+    for _ in range(report.repeat):
+        fresh_warehouse()
+        one_run.append(shop.whole_graph(day(1), day(BACKFILL_DAYS)))
+    t_one = record_runs(report, "backfill", f"{BACKFILL_DAYS} days as one run", f"{events:,} events/day", one_run,
+                        job_command(day(1), day(BACKFILL_DAYS)))
+    fresh_warehouse()
+    per_day = [shop.whole_graph(day(n)) for n in range(1, BACKFILL_DAYS + 1)]
+    total = sum(t.run_seconds for t in per_day)
+    report.add("backfill", f"{BACKFILL_DAYS} days as {BACKFILL_DAYS} one-partition runs (sum)", f"{events:,} events/day",
+               [total], "s", f"{BACKFILL_DAYS} x " + job_command(day(1)),
+               per_run_median=median([t.run_seconds for t in per_day]), runs_seconds=[t.run_seconds for t in per_day])
+    report.ratio("backfill", f"{BACKFILL_DAYS} runs / one run", f"{events:,} events/day", round(total / t_one, 2),
+                 "the two lines above", ">= 10", total / t_one >= 10)
+
+
+SCENARIOS = {"daily": bench_daily, "history": bench_history_and_peer, "backfill": bench_backfill, "ingest": bench_ingest}
+
+
+def machine() -> dict:
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    versions = {p: importlib.metadata.version(p) for p in ("dagster", "dagster-dbt", "dbt-core", "dbt-duckdb", "duckdb")}
+    return {"platform": platform.platform(), "cpus": os.cpu_count(), "memory_gb": round(memory_gb, 1),
+            "python": platform.python_version(), **versions}
+
+
+def write(report: Report, seconds: float, argv: list[str]) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    meta = {"command": " ".join(["python", *argv]), "machine": machine(), "seconds": round(seconds),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    (RESULTS / "latest.json").write_text(json.dumps({**meta, "figures": report.figures}, indent=2) + "\n")
+    m = meta["machine"]
+    lines = [
+        "# Benchmarks", "",
+        f"`{meta['command']}` on {m['platform']}, {m['cpus']} CPUs, {m['memory_gb']} GiB, Python {m['python']}, "
+        f"dagster {m['dagster']}, dagster-dbt {m['dagster-dbt']}, dbt-core {m['dbt-core']}, dbt-duckdb {m['dbt-duckdb']}, "
+        f"duckdb {m['duckdb']}; finished {meta['finished']} after {meta['seconds']} s.", "",
+        "Medians of the repetitions listed. Run times are Dagster's own (run start to end).", "",
+        "| scenario | measure | size | median | unit | runs | target | |",
+        "|---|---|---|---:|---|---|---|---|",
+    ]
+    for f in report.figures:
+        verdict = "" if f["met"] is None else ("met" if f["met"] else "**missed**")
+        runs = ", ".join(f"{r:g}" for r in f["runs"]) if len(f["runs"]) <= 5 else f"{len(f['runs'])} runs"
+        lines.append(f"| {f['scenario']} | {f['measure']} | {f['size']} | {f['median']:,} | {f['unit']} | {runs} | "
+                     f"{f['target'] or ''} | {verdict} |")
+    lines += ["", "Commands:", ""]
+    lines += sorted({f"- {f['scenario']}: `{f['command']}`" for f in report.figures})
+    (RESULTS / "latest.md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> int:
+    global HISTORY_DAYS, BACKFILL_DAYS
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS))
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--scale", type=float, default=1.0, help="shrink every data size (smoke runs)")
+    parser.add_argument("--history-days", type=int, default=HISTORY_DAYS, help="(smoke runs)")
+    parser.add_argument("--backfill-days", type=int, default=BACKFILL_DAYS, help="(smoke runs)")
+    args = parser.parse_args()
+    HISTORY_DAYS, BACKFILL_DAYS = args.history_days, args.backfill_days
+    if args.repeat < 3:
+        print("note: fewer than three repetitions; the issue asks for medians of at least three")
+    report = Report(args.repeat)
+    started = time.perf_counter()
+    for name in args.only:
+        print(f"== {name}", flush=True)
+        SCENARIOS[name](report, args.scale)
+        write(report, time.perf_counter() - started, sys.argv)
+    print(f"written: {RESULTS / 'latest.json'} and {RESULTS / 'latest.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
