@@ -70,7 +70,7 @@ docs: $(MANIFEST)
 	cd dbt_project && ../$(BIN)/dbt docs generate --profiles-dir . --quiet
 	@echo "dbt docs site: dbt_project/target/index.html (serve it: cd dbt_project && ../$(BIN)/dbt docs serve --profiles-dir . --host 127.0.0.1)"
 
-# Every benchmark scenario (about 45 minutes on 2 cores): benchmarks/results/latest.{json,md}.
+# Every benchmark scenario (about 40 minutes on 2 cores): benchmarks/results/latest.{json,md}.
 bench: $(MANIFEST)
 	$(BIN)/python benchmarks/bench.py
 

@@ -59,6 +59,7 @@ class Report:
     def __init__(self, repeat: int) -> None:
         self.repeat = repeat
         self.figures: list[dict] = []
+        self.commands: list[str] = []  # earlier invocations whose figures this report keeps
 
     def add(self, scenario: str, measure: str, size: str, runs: list[float], unit: str, command: str,
             target: str | None = None, met: bool | None = None, **extra) -> float:
@@ -223,26 +224,35 @@ def machine() -> dict:
 
 def write(report: Report, seconds: float, argv: list[str]) -> None:
     RESULTS.mkdir(exist_ok=True)
-    meta = {"command": " ".join(["python", *argv]), "machine": machine(), "seconds": round(seconds),
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    command = " ".join(["python", *argv])
+    meta = {"command": report.commands[0] if report.commands else command, "more_commands": report.commands[1:] + ([command] if report.commands else []),
+            "machine": machine(), "seconds": round(seconds), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     (RESULTS / "latest.json").write_text(json.dumps({**meta, "figures": report.figures}, indent=2) + "\n")
+    render(meta, report.figures)
+
+
+def render(meta: dict, figures: list[dict]) -> None:
+    """latest.md from what latest.json holds."""
     m = meta["machine"]
     lines = [
         "# Benchmarks", "",
         f"`{meta['command']}` on {m['platform']}, {m['cpus']} CPUs, {m['memory_gb']} GiB, Python {m['python']}, "
         f"dagster {m['dagster']}, dagster-dbt {m['dagster-dbt']}, dbt-core {m['dbt-core']}, dbt-duckdb {m['dbt-duckdb']}, "
-        f"duckdb {m['duckdb']}; finished {meta['finished']} after {meta['seconds']} s.", "",
-        "Medians of the repetitions listed. Run times are Dagster's own (run start to end).", "",
-        "| scenario | measure | size | median | unit | runs | target | |",
-        "|---|---|---|---:|---|---|---|---|",
+        f"duckdb {m['duckdb']}; finished {meta['finished']}"
+        + (f"; then `{'`, `'.join(meta['more_commands'])}` for more sizes." if meta["more_commands"] else "."), "",
+        "Medians of the repetitions listed. Run times are Dagster's own (run start to end); the "
+        "last column adds the CLI process around the run (interpreter, code-location import, run creation).", "",
+        "| scenario | measure | size | median | unit | runs | target | | CLI process |",
+        "|---|---|---|---:|---|---|---|---|---:|",
     ]
-    for f in report.figures:
+    for f in figures:
         verdict = "" if f["met"] is None else ("met" if f["met"] else "**missed**")
         runs = ", ".join(f"{r:g}" for r in f["runs"]) if len(f["runs"]) <= 5 else f"{len(f['runs'])} runs"
+        process = f"{median(f['process_seconds']):,} s" if f.get("process_seconds") else ""
         lines.append(f"| {f['scenario']} | {f['measure']} | {f['size']} | {f['median']:,} | {f['unit']} | {runs} | "
-                     f"{f['target'] or ''} | {verdict} |")
+                     f"{f['target'] or ''} | {verdict} | {process} |")
     lines += ["", "Commands:", ""]
-    lines += sorted({f"- {f['scenario']}: `{f['command']}`" for f in report.figures})
+    lines += sorted({f"- {f['scenario']}: `{f['command']}`" for f in figures})
     (RESULTS / "latest.md").write_text("\n".join(lines) + "\n")
 
 
@@ -254,11 +264,21 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="shrink every data size (smoke runs)")
     parser.add_argument("--history-days", type=int, default=HISTORY_DAYS, help="(smoke runs)")
     parser.add_argument("--backfill-days", type=int, default=BACKFILL_DAYS, help="(smoke runs)")
+    parser.add_argument("--append", action="store_true", help="keep the figures already in latest.json (another size)")
+    parser.add_argument("--render", action="store_true", help="only rewrite latest.md from latest.json")
     args = parser.parse_args()
+    if args.render:
+        saved = json.loads((RESULTS / "latest.json").read_text())
+        render(saved, saved["figures"])
+        return 0
     HISTORY_DAYS, BACKFILL_DAYS = args.history_days, args.backfill_days
     if args.repeat < 3:
         print("note: fewer than three repetitions; the issue asks for medians of at least three")
     report = Report(args.repeat)
+    if args.append and (RESULTS / "latest.json").exists():
+        earlier = json.loads((RESULTS / "latest.json").read_text())
+        report.figures = earlier["figures"]
+        report.commands = [earlier["command"], *earlier.get("more_commands", [])]
     started = time.perf_counter()
     for name in args.only:
         print(f"== {name}", flush=True)
