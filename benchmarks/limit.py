@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 import time
 from datetime import date, timedelta
 from graphlib import TopologicalSorter
@@ -27,8 +26,9 @@ from pathlib import Path
 import duckdb
 
 from peer import RAW_TABLES, fingerprint, load_day, peer_run
-from shop import BIN, REPO, BenchShop
+from shop import BenchShop
 
+from ecommerce_assets.dbt_project import window_env
 from ecommerce_assets.warehouse import Window, window_filter
 
 PARTITION_HOOK = re.compile(r"delete_partition_window\(\s*['\"](\w+)['\"]\s*\)")
@@ -39,12 +39,7 @@ def compile_statements(shop: BenchShop, day: date) -> list[str]:
     dependency order. Compiles against the shop's database, whose name the SQL carries."""
     window = (day, day + timedelta(days=1))
     target = shop.root / "limit_target"
-    env = {**shop.env, "ECOMMERCE_WINDOW_MIN_DATE": window[0].isoformat(), "ECOMMERCE_WINDOW_MAX_DATE": window[1].isoformat()}
-    args = [str(BIN / "dbt"), "compile", "--profiles-dir", ".", "--select", "resource_type:model resource_type:snapshot",
-            "--target-path", str(target), "--log-path", str(shop.root / "dbt_logs")]
-    done = subprocess.run(args, cwd=REPO / "dbt_project", env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"dbt compile failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}")
+    shop.dbt("compile", "--select", "resource_type:model resource_type:snapshot", target=target, env=window_env(*window))
     manifest = json.loads((target / "manifest.json").read_text())
     nodes = {uid: node for uid, node in manifest["nodes"].items() if node["resource_type"] in ("model", "snapshot")}
     graph = {uid: [parent for parent in node["depends_on"]["nodes"] if parent in nodes] for uid, node in nodes.items()}

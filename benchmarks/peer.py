@@ -16,7 +16,6 @@ the peer all history every day, our run one day's partition and the all-history 
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from datetime import date
@@ -26,7 +25,7 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from shop import BIN, REPO, BenchShop  # noqa: E402
+from shop import BenchShop  # noqa: E402
 
 from ecommerce_assets.event_loading import EVENT_COLUMNS  # noqa: E402
 from ecommerce_assets.raw_tables import CART_COLUMNS, PRODUCT_COLUMNS, USER_COLUMNS  # noqa: E402
@@ -35,8 +34,6 @@ from ecommerce_assets.validation import sql_literal  # noqa: E402
 from ecommerce_assets.warehouse import create_table_sql  # noqa: E402
 
 RAW_TABLES = {"products": PRODUCT_COLUMNS, "users": USER_COLUMNS, "carts": CART_COLUMNS, "events": EVENT_COLUMNS}
-# dbt's log file at info, as our dbt assets run it (debug logging costs a tenth of an invocation).
-LOGGING = ["--log-level-file", "info"]
 # Columns that differ from run to run on the same data (besides *loaded_at*: load and build
 # times): the dbt invocation, and in dim_products the snapshot run times that bound a product
 # version and its key, a hash of its start.
@@ -114,12 +111,7 @@ def peer_run(shop: BenchShop, day: date) -> dict[str, float]:
     started = time.perf_counter()
     plain_load(shop.db, shop.landing, day)
     loaded = time.perf_counter()
-    env = {k: v for k, v in shop.env.items() if not k.startswith("ECOMMERCE_WINDOW_")}
-    args = [str(BIN / "dbt"), "build", "--full-refresh", "--profiles-dir", ".", *LOGGING,
-            "--target-path", str(shop.dbt_target), "--log-path", str(shop.root / "dbt_logs")]
-    done = subprocess.run(args, cwd=REPO / "dbt_project", env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"peer dbt build failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}")
+    shop.dbt("build", "--full-refresh")  # no window: all history
     finished = time.perf_counter()
     return {"seconds": round(finished - started, 2), "load_seconds": round(loaded - started, 2),
             "dbt_seconds": round(finished - loaded, 2)}

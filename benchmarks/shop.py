@@ -15,9 +15,12 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+
+from ecommerce_assets.dbt_project import DBT_LOGGING
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -57,8 +60,10 @@ class BenchShop:
 
     @property
     def env(self) -> dict[str, str]:
+        # The shop's runs choose their own windows: none leaks in from the caller.
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("ECOMMERCE_WINDOW_")}
         return {
-            **os.environ,
+            **inherited,
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             "ECOMMERCE_DUCKDB_PATH": str(self.db),
             "ECOMMERCE_LANDING_DIR": str(self.landing),
@@ -72,8 +77,7 @@ class BenchShop:
         self.dagster_home.mkdir(parents=True)
         shutil.copy(REPO / "dagster.yaml", self.dagster_home / "dagster.yaml")
         self.dbt_target.mkdir()
-        self.run([str(BIN / "dbt"), "parse", "--quiet", "--profiles-dir", ".", "--target-path", str(self.dbt_target)],
-                 cwd=REPO / "dbt_project")
+        self.dbt("parse", "--quiet")
         return self
 
     def generate(self, first: date, last: date, events_per_day: int, clean: bool = False) -> float:
@@ -84,11 +88,18 @@ class BenchShop:
         self.run([str(BIN / "ecommerce-assets"), *args, *(["--clean"] if clean else [])])
         return time.perf_counter() - started
 
-    def run(self, args: list[str], cwd: Path = REPO) -> subprocess.CompletedProcess:
-        done = subprocess.run(args, cwd=cwd, env=self.env, capture_output=True, text=True)
+    def run(self, args: list[str], cwd: Path = REPO, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
+        done = subprocess.run(args, cwd=cwd, env={**self.env, **(env or {})}, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
         return done
+
+    def dbt(self, *args: str, target: Path | None = None, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
+        """dbt on this shop's database, with its target folder (where its partial parse lives)
+        unless told otherwise, its log folder, and the log level our dbt assets use."""
+        return self.run([str(BIN / "dbt"), *args, "--profiles-dir", ".", *DBT_LOGGING,
+                         "--target-path", str(target or self.dbt_target), "--log-path", str(self.root / "dbt_logs")],
+                        cwd=REPO / "dbt_project", env=env)
 
     def whole_graph(self, first: date, last: date | None = None) -> RunTiming:
         """The whole graph for one day, or for [first, last] as one run."""

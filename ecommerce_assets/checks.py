@@ -547,26 +547,20 @@ carts_volume = _daily_volume_check(RAW_CARTS, "carts", "partition_date", "carts"
 # --- 4. purchase events against carts -------------------------------------------------------
 
 
+def _by_day(con: duckdb.DuckDBPyConnection, sql: str, window: list[date], *names: str) -> dict[date, dict]:
+    """{day: {name: value}} from a query whose first column is the day."""
+    return {day: dict(zip(names, values)) for day, *values in con.execute(sql, window).fetchall()}
+
+
 def _check_purchases_reconcile(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator:
     band = Thresholds.from_env().revenue_drift
     (start, end), days = _window_days(context)
     with warehouse.get_connection() as con:
-        events = {
-            day: (carts, revenue)
-            for day, carts, revenue in con.execute(
-                "SELECT event_date, count(DISTINCT cart_id), coalesce(sum(price * quantity), 0) FROM staging.stg_events "
-                "WHERE event_type = 'purchase' AND event_date >= ? AND event_date < ? GROUP BY 1",
-                [start, end],
-            ).fetchall()
-        }
-        marts = {
-            day: (carts, revenue)
-            for day, carts, revenue in con.execute(
-                "SELECT cart_date, count(*), coalesce(sum(cart_value), 0) FROM marts.fct_carts "
-                "WHERE cart_date >= ? AND cart_date < ? GROUP BY 1",
-                [start, end],
-            ).fetchall()
-        }
+        events = _by_day(con, "SELECT event_date, count(DISTINCT cart_id), coalesce(sum(price * quantity), 0) "
+                         "FROM staging.stg_events WHERE event_type = 'purchase' AND event_date >= ? AND event_date < ? "
+                         "GROUP BY 1", [start, end], "carts", "revenue")
+        marts = _by_day(con, "SELECT cart_date, count(*), coalesce(sum(cart_value), 0) FROM marts.fct_carts "
+                        "WHERE cart_date >= ? AND cart_date < ? GROUP BY 1", [start, end], "carts", "revenue")
         # Carts on one side only, per day (a cart dated differently on each side shows on both days).
         unmatched = con.execute(
             "WITH e AS (SELECT DISTINCT event_date AS day, cart_id FROM staging.stg_events "
@@ -583,8 +577,9 @@ def _check_purchases_reconcile(context: dg.AssetCheckExecutionContext, warehouse
         (only_in_marts if missing_from_events else only_in_events)[day].append(cart_id)
     outcomes = {}
     for day in days:
-        event_carts, event_revenue = events.get(day, (0, Decimal(0)))
-        mart_carts, mart_revenue = marts.get(day, (0, Decimal(0)))
+        none = {"carts": 0, "revenue": Decimal(0)}
+        event, mart = events.get(day, none), marts.get(day, none)
+        event_carts, event_revenue, mart_carts, mart_revenue = event["carts"], event["revenue"], mart["carts"], mart["revenue"]
         orphans, missing = only_in_events.get(day, []), only_in_marts.get(day, [])
         drift = relative_difference(event_revenue, mart_revenue)
         severity = purchase_reconciliation_severity(
@@ -629,11 +624,6 @@ fct_carts_reconcile = _daily_check(
 
 
 # --- 5. daily sales against cart lines --------------------------------------------------------
-
-
-def _by_day(con: duckdb.DuckDBPyConnection, sql: str, window: list[date], *names: str) -> dict[date, dict]:
-    """{day: {name: value}} from a query whose first column is the day."""
-    return {day: dict(zip(names, values)) for day, *values in con.execute(sql, window).fetchall()}
 
 
 def _check_daily_sales_reconcile(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator:

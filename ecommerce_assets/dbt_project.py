@@ -29,6 +29,11 @@ LAYERS = ("staging", "intermediate", "marts", "snapshots")
 _BESIDE_PYTHON = Path(sys.executable).with_name("dbt")
 DBT_EXECUTABLE = str(_BESIDE_PYTHON) if _BESIDE_PYTHON.exists() else (shutil.which("dbt") or "dbt")
 
+# dbt's own log file at info, not debug: debug logs every SQL statement under a lock shared
+# by the threads, a tenth of an invocation's time (py-spy); the statements stay in the run's
+# compiled/ and run/ folders.
+DBT_LOGGING = ["--log-level-file", "info"]
+
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 dbt_project.prepare_if_dev()
 

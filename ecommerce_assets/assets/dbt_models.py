@@ -19,7 +19,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DbtCliInvocation, DbtCliResource, dbt_assets
 
-from ecommerce_assets.dbt_project import EcommerceTranslator, dbt_project, window_env
+from ecommerce_assets.dbt_project import DBT_LOGGING, EcommerceTranslator, dbt_project, window_env
 from ecommerce_assets.metadata import column_schema
 from ecommerce_assets.partitions import daily_partitions, partition_window
 from ecommerce_assets.resources import Warehouse
@@ -31,10 +31,6 @@ TRANSLATOR = EcommerceTranslator()
 # takes it in (`eager`: tests with any parent built here), when both sides exist.
 DAILY_TESTS = ["--indirect-selection", "buildable"]
 HISTORY_TESTS = ["--indirect-selection", "eager"]
-# dbt's own log file at info, not debug: debug logs every SQL statement under a lock shared
-# by the threads, a tenth of an invocation's time (py-spy); the statements stay in the run's
-# compiled/ and run/ folders.
-LOGGING = ["--log-level-file", "info"]
 TABLE_STATS = "ecommerce_table_stats "  # the prefix of log_table_stats' line
 
 
@@ -98,7 +94,7 @@ def build(
     """Run `dbt build` under the warehouse lock, passing on its events as they come, so that
     Dagster records them while dbt works (they used to wait for dbt to exit: 4-7 s a build)."""
     with warehouse.writing(), _environment(env or {}):
-        invocation = dbt.cli(["build", *LOGGING, *extra], context=context, raise_on_error=False)
+        invocation = dbt.cli(["build", *DBT_LOGGING, *extra], context=context, raise_on_error=False)
         yield from stream_with_stats(invocation)
     if not invocation.is_successful():
         raise dg.Failure(
