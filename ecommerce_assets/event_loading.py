@@ -8,6 +8,8 @@ One day is loaded in one transaction:
    commit), while pydantic explains the few rejected lines;
 3. a later delivery of an event_id already seen (file name, then line order) is never
    appended: it goes to quarantine, so nothing is deleted from freshly written data.
+   Repeats inside a batch are settled with the batch; a row whose id an earlier batch
+   may have loaded waits, and all of those are settled together at the end.
 A failure anywhere rolls the day back to what it was.
 """
 
@@ -57,7 +59,7 @@ EVENT_COLUMNS = {
     "_loaded_at": "TIMESTAMP",
 }
 # Text read per batch: bounds the staging table's memory whatever the day's volume.
-BATCH_BYTES = 512 * 1024 * 1024
+BATCH_BYTES = 128 * 1024 * 1024
 GZIP_RATIO = 5
 
 
@@ -122,7 +124,8 @@ def stage_batch(con: duckdb.DuckDBPyConnection, files: Sequence[Path], window: W
         f"""
         CREATE OR REPLACE TEMP TABLE events_checked AS
         SELECT list_position([{paths}], filename) AS file_index, failed_rule,
-               CASE WHEN failed_rule IS NOT NULL THEN line END AS payload, {typed}
+               CASE WHEN failed_rule IS NOT NULL THEN line END AS payload,
+               CASE WHEN failed_rule IS NULL THEN hash("val__event_id") END AS id_hash, {typed}
         FROM (
             SELECT *, {first_failure_sql(event_rules(window))} AS failed_rule
             FROM (
@@ -170,70 +173,104 @@ def _number_lines(con: duckdb.DuckDBPyConnection) -> str:
     return f"{ordinal} + {skipped_before}"
 
 
-def _find_duplicates(con: duckdb.DuckDBPyConnection, window: Window, line_number: str) -> None:
-    """`events_batch_duplicates`: staged rows whose event_id was delivered before.
+def _staged_rows(line_number: str) -> str:
+    """The batch's staged rows with their file and line (`c`, `f`, `line_number`)."""
+    return f"""
+        SELECT c.rowid AS staged_rowid, c.*, f.source_file, {line_number} AS line_number
+        FROM events_checked c JOIN events_files f USING (file_index)
+    """
 
-    "Before" is an earlier file or line of this batch, or any earlier batch of the day.
-    8-byte hashes of every id loaded so far (`events_seen`) keep this cheap; candidates
-    are then checked on the real id, so a hash collision never drops an event.
+
+def _find_repeats(con: duckdb.DuckDBPyConnection, line_number: str) -> None:
+    """Split off the batch's rows whose event_id may have been delivered before.
+
+    8-byte hashes of every id loaded so far (`events_seen`) keep this cheap:
+    - `events_batch_duplicates`: later deliveries of an id repeated inside this batch;
+    - `events_suspects`: rows whose id hash an earlier batch already loaded. They wait
+      for `_settle_suspects`, which compares real ids once for the whole day, so a hash
+      collision never drops an event and the day's table is scanned once, not per batch.
     """
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE events_batch_hashes AS
-        SELECT hash(event_id) AS h, count(*) AS n FROM events_checked WHERE failed_rule IS NULL GROUP BY 1
+        SELECT id_hash AS h, count(*) AS n FROM events_checked WHERE id_hash IS NOT NULL GROUP BY 1
         """
     )
-    record = ", ".join(f'"{spec.name}" := c."{spec.name}"' for spec in EVENT_SPECS)
+    # The batch's hashes are the join's build side: the day's seen hashes are only scanned.
+    con.execute("CREATE OR REPLACE TEMP TABLE events_batch_seen AS SELECT h FROM events_seen SEMI JOIN events_batch_hashes USING (h)")
+    suspects = f"SELECT * FROM ({_staged_rows(line_number)}) WHERE id_hash IN (SELECT h FROM events_batch_seen)"
+    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS events_suspects AS {suspects} WITH NO DATA")
+    con.execute(f"INSERT INTO events_suspects {suspects}")
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE events_batch_duplicates AS
-        WITH candidate_hashes AS (
-            SELECT h FROM events_batch_hashes WHERE n > 1
-            UNION
-            SELECT b.h FROM events_batch_hashes b SEMI JOIN events_seen s ON s.h = b.h
-        ),
-        candidates AS (
-            SELECT c.rowid AS staged_rowid, c.event_id, f.source_file, {line_number} AS line_number,
-                   to_json(struct_pack({record}))::VARCHAR AS payload
-            FROM events_checked c JOIN events_files f USING (file_index)
-            WHERE c.failed_rule IS NULL AND hash(c.event_id) IN (SELECT h FROM candidate_hashes)
-        ),
-        loaded_before AS (
-            SELECT DISTINCT event_id FROM {qualified(EVENTS_TABLE)}
-            WHERE {window_filter('event_date', window)} AND event_id IN (SELECT event_id FROM candidates)
+        WITH repeated_here AS (
+            SELECT h FROM events_batch_hashes WHERE n > 1 AND h NOT IN (SELECT h FROM events_batch_seen)
         ),
         ranked AS (
             SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY source_file, line_number) AS delivery
-            FROM candidates
+            FROM ({_staged_rows(line_number)}) WHERE id_hash IN (SELECT h FROM repeated_here)
         )
-        SELECT * FROM ranked
-        WHERE delivery > 1 OR event_id IN (SELECT event_id FROM loaded_before)
+        SELECT * FROM ranked WHERE delivery > 1
         """
     )
-    con.execute("INSERT INTO events_seen SELECT h FROM events_batch_hashes")
+    con.execute("INSERT INTO events_seen SELECT h FROM events_batch_hashes WHERE h NOT IN (SELECT h FROM events_batch_seen)")
 
 
-def _append_valid(con: duckdb.DuckDBPyConnection, line_number: str) -> None:
-    columns = ", ".join(f'c."{spec.name}"' for spec in EVENT_SPECS)
+def _append_rows(con: duckdb.DuckDBPyConnection, rows: str) -> None:
+    """Append staged rows (with `source_file` and `line_number`) to raw.events."""
+    columns = ", ".join(f'"{spec.name}"' for spec in EVENT_SPECS)
     con.execute(
         f"""
         INSERT INTO {qualified(EVENTS_TABLE)}
-        SELECT {columns}, CAST(c.event_time AS DATE), parse_filename(f.source_file), {line_number}, now()::TIMESTAMP
-        FROM events_checked c JOIN events_files f USING (file_index)
-        WHERE c.failed_rule IS NULL AND c.rowid NOT IN (SELECT staged_rowid FROM events_batch_duplicates)
+        SELECT {columns}, CAST(event_time AS DATE), parse_filename(source_file), line_number, now()::TIMESTAMP
+        FROM ({rows})
         """
     )
 
 
+def _append_valid(con: duckdb.DuckDBPyConnection, line_number: str) -> None:
+    _append_rows(
+        con,
+        f"""
+        SELECT * FROM ({_staged_rows(line_number)})
+        WHERE id_hash IS NOT NULL
+          AND staged_rowid NOT IN (SELECT staged_rowid FROM events_batch_duplicates)
+          AND id_hash NOT IN (SELECT h FROM events_batch_seen)
+        """,
+    )
+
+
+def _settle_suspects(con: duckdb.DuckDBPyConnection, window: Window) -> None:
+    """Suspects whose id is already loaded, or repeated among them, are duplicates; the rest load."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE events_batch_duplicates AS
+        WITH loaded_before AS (
+            SELECT DISTINCT event_id FROM {qualified(EVENTS_TABLE)}
+            WHERE {window_filter('event_date', window)} AND event_id IN (SELECT event_id FROM events_suspects)
+        ),
+        ranked AS (
+            SELECT *, rowid AS suspect_rowid,
+                   row_number() OVER (PARTITION BY event_id ORDER BY source_file, line_number) AS delivery
+            FROM events_suspects
+        )
+        SELECT * FROM ranked WHERE delivery > 1 OR event_id IN (SELECT event_id FROM loaded_before)
+        """
+    )
+    _append_rows(con, "SELECT * FROM events_suspects WHERE rowid NOT IN (SELECT suspect_rowid FROM events_batch_duplicates)")
+
+
 def _quarantine_duplicates(con: duckdb.DuckDBPyConnection, window: Window) -> int:
-    """Record the batch's duplicate deliveries in quarantine; returns how many."""
+    """Record the duplicate deliveries found (`events_batch_duplicates`) in quarantine; returns how many."""
+    record = ", ".join(f'"{spec.name}" := "{spec.name}"' for spec in EVENT_SPECS)
     con.execute(
         f"""
         INSERT INTO {qualified(rejected_table(EVENTS_TABLE))} BY NAME
         SELECT {sql_literal(window[0])} AS partition_date, source_file AS source,
                line_number, event_id AS record_key, 'event_id' AS field, 'duplicate' AS rule,
                'event_id: duplicate delivery of ' || event_id || ', kept once (first delivery wins)' AS reason,
-               payload, now()::TIMESTAMP AS rejected_at
+               to_json(struct_pack({record}))::VARCHAR AS payload, now()::TIMESTAMP AS rejected_at
         FROM events_batch_duplicates
         """
     )
@@ -279,21 +316,25 @@ def load_events(con: duckdb.DuckDBPyConnection, files: Sequence[Path], window: W
     rejections: list[dict] = []
     lines = duplicates = 0
     con.execute("CREATE OR REPLACE TEMP TABLE events_seen (h UBIGINT)")
+    con.execute("DROP TABLE IF EXISTS events_suspects")
     with transaction(con):
         con.execute(f"DELETE FROM {qualified(EVENTS_TABLE)} WHERE {window_filter('event_date', window)}")
         con.execute(f"DELETE FROM {qualified(rejected_table(EVENTS_TABLE))} WHERE {window_filter('partition_date', window)}")
         for batch in batches(files):
             stage_batch(con, batch, window)
             line_number = _number_lines(con)
-            _find_duplicates(con, window, line_number)
+            _find_repeats(con, line_number)
             _append_valid(con, line_number)
             duplicates += _quarantine_duplicates(con, window)
             batch_rejects = _explained_rejects(con, window, line_number)
             rejections += batch_rejects
             lines += scalar(con, "SELECT count(*) FROM events_checked")
             lines += sum(1 for r in batch_rejects if r["rule"] == "unreadable")
+        if files:
+            _settle_suspects(con, window)
+            duplicates += _quarantine_duplicates(con, window)
         insert_arrow(con, rejected_table(EVENTS_TABLE), rejects_table(rejections))
     loaded = scalar(con, f"SELECT count(*) FROM {qualified(EVENTS_TABLE)} WHERE {window_filter('event_date', window)}")
-    for table in ("events_checked", "events_batch_files", "events_files", "events_skipped", "events_seen", "events_batch_hashes", "events_batch_duplicates"):
+    for table in ("events_checked", "events_batch_files", "events_files", "events_skipped", "events_seen", "events_batch_hashes", "events_batch_seen", "events_batch_duplicates", "events_suspects"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return LoadResult(loaded=loaded, rejected=len(rejections), duplicates=duplicates, lines=lines)

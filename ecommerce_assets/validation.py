@@ -32,16 +32,30 @@ JSON_TYPES: dict[type, tuple[str, ...]] = {
 SQL_TYPES: dict[type, str] = {str: "VARCHAR", int: "BIGINT", float: "DOUBLE", datetime: "TIMESTAMP"}
 # ISO-8601 date-time as a JSON string (quotes included): what both DuckDB and pydantic parse.
 COMMON_TIMESTAMP_SHAPE = '"____-__-__T__:__:__.___Z"'
+USUAL_TIMESTAMP_FORMAT = '"%Y-%m-%dT%H:%M:%S.%gZ"'
 ISO_TIMESTAMP_JSON = r'^"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?"$'
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One check: `ok_sql` is true when the record obeys it."""
+    """One check: `ok_sql` is true when the record obeys it.
+
+    `check_sql` is the condition itself. A rule on a field's value (`column`, its JSON
+    text) holds vacuously when the value is null or missing, unless `on_missing` says the
+    rule is about presence itself.
+    """
 
     field: str
     rule: str
-    ok_sql: str
+    check_sql: str
+    column: str | None = None
+    on_missing: bool = False
+
+    @property
+    def ok_sql(self) -> str:
+        if self.column is None or self.on_missing:
+            return self.check_sql
+        return f"({self.column} IS NULL OR ({self.check_sql}))"
 
     @property
     def label(self) -> str:
@@ -124,7 +138,10 @@ def value_sql(spec: FieldSpec) -> str:
     """The typed value of a field, computed once from its JSON text."""
     raw = raw_column(spec)
     if spec.base is datetime:
-        return f"TRY_CAST(({raw} ->> '$') AS TIMESTAMPTZ)::TIMESTAMP"
+        # The collector's usual shape parses with a fixed format, several times cheaper
+        # than the general cast, which takes whatever else ISO-8601 allows.
+        usual = f"try_strptime({raw}, {sql_literal(USUAL_TIMESTAMP_FORMAT)})"
+        return f"coalesce({usual}, TRY_CAST(({raw} ->> '$') AS TIMESTAMPTZ)::TIMESTAMP)"
     if spec.base is str:
         return f"({raw} ->> '$')"
     return f"TRY_CAST({raw} AS {spec.sql_type})"
@@ -168,24 +185,20 @@ def field_rules(spec: FieldSpec) -> list[Rule]:
     raw, value = raw_column(spec), value_column(spec)
     rules = []
     if not spec.nullable:
-        rules.append(Rule(spec.name, "missing", f"{raw} IS NOT NULL"))
+        rules.append(Rule(spec.name, "missing", f"{raw} IS NOT NULL", raw, on_missing=True))
     type_ok = json_kind_ok(spec)
     if spec.base is datetime:
         # The collector's usual shape is a cheap LIKE; anything else meets the full pattern.
         iso = f"({raw} LIKE {sql_literal(COMMON_TIMESTAMP_SHAPE)} OR regexp_full_match({raw}, {sql_literal(ISO_TIMESTAMP_JSON)}))"
         type_ok += f" AND {iso} AND {value} IS NOT NULL"
-    rules.append(Rule(spec.name, "type", _unless_null(raw, type_ok)))
+    rules.append(Rule(spec.name, "type", type_ok, raw))
     if spec.literals:
         allowed = ", ".join(sql_literal(v) for v in spec.literals)
-        rules.append(Rule(spec.name, "literal", _unless_null(raw, f"{value} IN ({allowed})")))
+        rules.append(Rule(spec.name, "literal", f"{value} IN ({allowed})", raw))
     for constraint in spec.constraints:
         name, ok = _constraint_sql(spec, constraint, value)
-        rules.append(Rule(spec.name, name, _unless_null(raw, ok)))
+        rules.append(Rule(spec.name, name, ok, raw))
     return rules
-
-
-def _unless_null(raw: str, ok: str) -> str:
-    return f"({raw} IS NULL OR ({ok}))"
 
 
 def requirement_rule(requirement: RequiredWhen, specs: dict[str, FieldSpec]) -> Rule:
@@ -205,10 +218,33 @@ def window_rule(spec: FieldSpec, window: tuple[date, date]) -> Rule:
     return Rule(spec.name, "window", ok)
 
 
+def all_rules_sql(rules: list[Rule]) -> str:
+    """True when a row obeys every rule (NULL or false otherwise), as one cheap conjunction.
+
+    A field's presence is asserted once: its other rules drop their "unless missing" guard
+    when a `missing` rule already requires it, and share one guard otherwise.
+    """
+    required = {r.column for r in rules if r.on_missing}
+    terms: list[str] = []
+    guarded: dict[str, list[str]] = {}
+    for r in rules:
+        if r.column is None or r.on_missing or r.column in required:
+            terms.append(f"({r.check_sql})")
+        else:
+            guarded.setdefault(r.column, []).append(f"({r.check_sql})")
+    terms += [f"({column} IS NULL OR ({' AND '.join(checks)}))" for column, checks in guarded.items()]
+    return " AND ".join(terms)
+
+
 def first_failure_sql(rules: list[Rule]) -> str:
-    """A CASE that names the first rule a row breaks, NULL when it breaks none."""
+    """A CASE that names the first rule a row breaks, NULL when it breaks none.
+
+    Nearly every row obeys the contract: one conjunction settles those, and the rules are
+    walked one by one only for the rest (DuckDB evaluates later branches on the rows the
+    earlier ones left).
+    """
     whens = " ".join(f"WHEN NOT coalesce({r.ok_sql}, false) THEN {sql_literal(r.label)}" for r in rules)
-    return f"CASE {whens} END"
+    return f"CASE WHEN {all_rules_sql(rules)} THEN NULL {whens} END"
 
 
 def json_struct_sql(specs: list[FieldSpec]) -> str:

@@ -155,6 +155,29 @@ def test_duplicate_deliveries_are_kept_once_across_files(con, tmp_path):
     assert dup_rows == [("duplicate", "event_id", str(again), 1), ("duplicate", "event_id", str(again), 2)]
 
 
+def test_duplicates_across_batches_settle_as_in_one_batch(con, tmp_path, monkeypatch):
+    files = [
+        write_lines(tmp_path / "b" / "part-00.jsonl", [json.dumps(event("dup")), json.dumps(event("solo"))]),
+        write_lines(tmp_path / "b" / "part-01.jsonl", [json.dumps(event("dup", page="/cart")), json.dumps(event("x")), json.dumps(event("dup"))]),
+        write_lines(tmp_path / "b" / "part-02.jsonl", [json.dumps(event("x", page="/late")), json.dumps(event("y")), json.dumps(event("y"))]),
+    ]
+    loaded_as = {}
+    for batch_bytes in (event_loading.BATCH_BYTES, 1):  # one batch, then one batch per file
+        monkeypatch.setattr(event_loading, "BATCH_BYTES", batch_bytes)
+        result = load_events(con, files, WINDOW)
+        events = con.execute("SELECT event_id, page, _source_file, _source_line FROM raw.events ORDER BY ALL").fetchall()
+        dups = con.execute("SELECT source, line_number, record_key FROM raw.events_rejected WHERE rule = 'duplicate' ORDER BY ALL").fetchall()
+        loaded_as[batch_bytes] = (result.loaded, result.duplicates, events, dups)
+
+    assert len(set(map(repr, loaded_as.values()))) == 1
+    loaded, duplicates, events, dups = loaded_as[1]
+    assert (loaded, duplicates) == (4, 4)
+    assert events == [("dup", "/", "part-00.jsonl", 1), ("solo", "/", "part-00.jsonl", 2),
+                      ("x", "/", "part-01.jsonl", 2), ("y", "/", "part-02.jsonl", 2)]
+    assert [(Path(source).name, line, key) for source, line, key in dups] == [
+        ("part-01.jsonl", 1, "dup"), ("part-01.jsonl", 3, "dup"), ("part-02.jsonl", 1, "x"), ("part-02.jsonl", 3, "y")]
+
+
 def test_malformed_and_undecodable_lines_in_a_gzip_file(con, tmp_path):
     path = tmp_path / "part-00.jsonl.gz"
     raw = b"\n".join([json.dumps(event("g1")).encode(), b"\xff\xfe not utf-8", b"", json.dumps(event("g2")).encode(), b"{broken"]) + b"\n"
