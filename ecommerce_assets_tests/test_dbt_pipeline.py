@@ -119,3 +119,23 @@ def test_a_full_build_evaluates_every_check(range_shop):
     assert len({(r.asset, r.check) for r in rows}) == len(list(defs.resolve_asset_graph().asset_check_keys))
     unevaluated = [(r.asset, r.check, r.status) for r in rows if r.status not in ("passed", "warned")]
     assert unevaluated == []
+
+
+def test_daily_tests_read_the_window_and_keys_stay_unique_across_partitions(range_shop, tmp_path):
+    """A day's run tests that day's rows (macros/window_scoped_tests.sql): a broken row in
+    another partition is not its concern, but a key repeated in another partition is."""
+    shop = copy_shop(range_shop, tmp_path / "windowed")
+    day, other_day = shop.first_day, shop.last_day
+    with duckdb.connect(str(shop.db)) as con:
+        # Another partition: a null event type, and a copy of one of `day`'s carts.
+        con.execute(f"INSERT INTO staging.stg_events SELECT * REPLACE (NULL AS event_type, event_id || '-x' AS event_id) "
+                    f"FROM staging.stg_events WHERE event_date = DATE '{other_day}' LIMIT 1")
+        con.execute(f"INSERT INTO staging.stg_carts SELECT * REPLACE (DATE '{other_day}' AS cart_date) "
+                    f"FROM staging.stg_carts WHERE cart_date = DATE '{day}' LIMIT 1")
+    with shop_environment(shop) as defs:
+        result = materialize(defs, "tag:partitioning=daily and not group:raw", [day], raise_on_error=False)
+
+    evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert evaluations["not_null_stg_events_event_type"] is True
+    assert evaluations["unique_stg_carts_cart_id"] is False
+    assert evaluations[UNIQUE_EVENT_CHECK] is True

@@ -36,9 +36,14 @@
 
 {#- Pre-hook of a daily incremental model: delete the window before appending it again,
     so a rerun replaces exactly its partitions (and a day that became empty is emptied).
-    Runs inside the model's transaction. -#}
-{% macro delete_partition_window(column) -%}
+    Runs inside the model's transaction. The column is the model's
+    `meta.partition_column`, which its tests also read (macros/window_scoped_tests.sql). -#}
+{% macro delete_partition_window() -%}
     {%- if is_incremental() -%}
+        {%- set column = config.get('meta', {}).get('partition_column') -%}
+        {%- if not column -%}
+            {{ exceptions.raise_compiler_error(this ~ " is daily but has no meta.partition_column") }}
+        {%- endif -%}
         delete from {{ this }} where {{ in_partition_window(column) }}
     {%- endif -%}
 {%- endmacro %}

@@ -3,7 +3,8 @@
         materialized='incremental',
         incremental_strategy='append',
         tags=['daily'],
-        pre_hook="{{ delete_partition_window('session_date') }}",
+        meta={'partition_column': 'session_date'},
+        pre_hook="{{ delete_partition_window() }}",
     )
 }}
 

@@ -3,7 +3,8 @@
         materialized='incremental',
         incremental_strategy='append',
         tags=['daily'],
-        pre_hook="{{ delete_partition_window('cart_date') }}",
+        meta={'partition_column': 'cart_date'},
+        pre_hook="{{ delete_partition_window() }}",
     )
 }}
 
