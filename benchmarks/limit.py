@@ -16,7 +16,6 @@ Jinja, orchestration, tests, checks and validation. What remains is DuckDB doing
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import time
 from datetime import date, timedelta
@@ -30,8 +29,6 @@ from shop import BenchShop
 
 from ecommerce_assets.dbt_project import window_env
 from ecommerce_assets.warehouse import Window, window_filter
-
-PARTITION_HOOK = re.compile(r"delete_partition_window\(\s*['\"](\w+)['\"]\s*\)")
 
 
 def compile_statements(shop: BenchShop, day: date) -> list[str]:
@@ -52,8 +49,7 @@ def node_statements(node: dict, window: Window) -> list[str]:
     if config["materialized"] == "table":
         return [f"CREATE OR REPLACE TABLE {relation} AS (\n{select}\n)"]
     if config["materialized"] == "incremental" and config["incremental_strategy"] == "append":
-        hooks = [PARTITION_HOOK.search(hook["sql"]) for hook in config["pre-hook"]]
-        (column,) = [hook.group(1) for hook in hooks if hook]
+        column = config["meta"]["partition_column"]  # what the delete_partition_window() pre-hook reads
         return [f"DELETE FROM {relation} WHERE {window_filter(column, window)}",
                 f"INSERT INTO {relation} BY NAME SELECT * FROM (\n{select}\n)"]
     if config["materialized"] == "snapshot" and config["strategy"] == "check" and config["hard_deletes"] == "ignore":

@@ -185,7 +185,7 @@ def _find_repeats(con: duckdb.DuckDBPyConnection, line_number: str) -> None:
     """Split off the batch's rows whose event_id may have been delivered before.
 
     8-byte hashes of every id loaded so far (`events_seen`) keep this cheap:
-    - `events_batch_duplicates`: later deliveries of an id repeated inside this batch;
+    - `events_duplicates`: later deliveries of an id repeated inside this batch;
     - `events_suspects`: rows whose id hash an earlier batch already loaded. They wait
       for `_settle_suspects`, which compares real ids once for the whole day, so a hash
       collision never drops an event and the day's table is scanned once, not per batch.
@@ -203,7 +203,7 @@ def _find_repeats(con: duckdb.DuckDBPyConnection, line_number: str) -> None:
     con.execute(f"INSERT INTO events_suspects {suspects}")
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE events_batch_duplicates AS
+        CREATE OR REPLACE TEMP TABLE events_duplicates AS
         WITH repeated_here AS (
             SELECT h FROM events_batch_hashes WHERE n > 1 AND h NOT IN (SELECT h FROM events_batch_seen)
         ),
@@ -235,7 +235,7 @@ def _append_valid(con: duckdb.DuckDBPyConnection, line_number: str) -> None:
         f"""
         SELECT * FROM ({_staged_rows(line_number)})
         WHERE id_hash IS NOT NULL
-          AND staged_rowid NOT IN (SELECT staged_rowid FROM events_batch_duplicates)
+          AND staged_rowid NOT IN (SELECT staged_rowid FROM events_duplicates)
           AND id_hash NOT IN (SELECT h FROM events_batch_seen)
         """,
     )
@@ -245,7 +245,7 @@ def _settle_suspects(con: duckdb.DuckDBPyConnection, window: Window) -> None:
     """Suspects whose id is already loaded, or repeated among them, are duplicates; the rest load."""
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE events_batch_duplicates AS
+        CREATE OR REPLACE TEMP TABLE events_duplicates AS
         WITH loaded_before AS (
             SELECT DISTINCT event_id FROM {qualified(EVENTS_TABLE)}
             WHERE {window_filter('event_date', window)} AND event_id IN (SELECT event_id FROM events_suspects)
@@ -258,11 +258,11 @@ def _settle_suspects(con: duckdb.DuckDBPyConnection, window: Window) -> None:
         SELECT * FROM ranked WHERE delivery > 1 OR event_id IN (SELECT event_id FROM loaded_before)
         """
     )
-    _append_rows(con, "SELECT * FROM events_suspects WHERE rowid NOT IN (SELECT suspect_rowid FROM events_batch_duplicates)")
+    _append_rows(con, "SELECT * FROM events_suspects WHERE rowid NOT IN (SELECT suspect_rowid FROM events_duplicates)")
 
 
 def _quarantine_duplicates(con: duckdb.DuckDBPyConnection, window: Window) -> int:
-    """Record the duplicate deliveries found (`events_batch_duplicates`) in quarantine; returns how many."""
+    """Record the duplicate deliveries found (`events_duplicates`) in quarantine; returns how many."""
     record = ", ".join(f'"{spec.name}" := "{spec.name}"' for spec in EVENT_SPECS)
     con.execute(
         f"""
@@ -271,10 +271,10 @@ def _quarantine_duplicates(con: duckdb.DuckDBPyConnection, window: Window) -> in
                line_number, event_id AS record_key, 'event_id' AS field, 'duplicate' AS rule,
                'event_id: duplicate delivery of ' || event_id || ', kept once (first delivery wins)' AS reason,
                to_json(struct_pack({record}))::VARCHAR AS payload, now()::TIMESTAMP AS rejected_at
-        FROM events_batch_duplicates
+        FROM events_duplicates
         """
     )
-    return scalar(con, "SELECT count(*) FROM events_batch_duplicates")
+    return scalar(con, "SELECT count(*) FROM events_duplicates")
 
 
 def _explained_rejects(con: duckdb.DuckDBPyConnection, window: Window, line_number: str) -> list[dict]:
@@ -335,6 +335,6 @@ def load_events(con: duckdb.DuckDBPyConnection, files: Sequence[Path], window: W
             duplicates += _quarantine_duplicates(con, window)
         insert_arrow(con, rejected_table(EVENTS_TABLE), rejects_table(rejections))
     loaded = scalar(con, f"SELECT count(*) FROM {qualified(EVENTS_TABLE)} WHERE {window_filter('event_date', window)}")
-    for table in ("events_checked", "events_batch_files", "events_files", "events_skipped", "events_seen", "events_batch_hashes", "events_batch_seen", "events_batch_duplicates", "events_suspects"):
+    for table in ("events_checked", "events_batch_files", "events_files", "events_skipped", "events_seen", "events_batch_hashes", "events_batch_seen", "events_duplicates", "events_suspects"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return LoadResult(loaded=loaded, rejected=len(rejections), duplicates=duplicates, lines=lines)
