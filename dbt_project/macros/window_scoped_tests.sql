@@ -59,11 +59,11 @@
 {% macro window_duplicates(relation, columns, skip_nulls) -%}
     {%- set keys = columns | join(', ') -%}
     {%- set column = partition_column_of(relation) -%}
-    {%- set present = ['true'] -%}
+    {%- set present = [] -%}
     {%- for key in columns if skip_nulls -%}
         {%- do present.append(key ~ ' is not null') -%}
     {%- endfor -%}
-    {%- set not_null = present | join(' and ') -%}
+    {%- set not_null = present | join(' and ') or 'true' -%}
     {%- if column -%}
     with window_keys as (
         select {{ keys }} from {{ relation }} where {{ in_partition_window(column) }} and {{ not_null }}
