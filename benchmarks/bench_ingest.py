@@ -23,6 +23,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from ecommerce_assets.settings import DUCKDB_FILE
+
 DAY = date(2026, 11, 20)
 RESULTS = Path(__file__).parent / "results"
 
@@ -64,7 +66,7 @@ print(json.dumps({"seconds": seconds, "lines": rows, "loaded": rows,
 
 
 def run_child(code: str, landing: Path, workdir: Path, memory_limit: str) -> dict:
-    db = workdir / "ecommerce.duckdb"
+    db = workdir / DUCKDB_FILE
     for leftover in (db, db.with_suffix(".duckdb.wal")):
         leftover.unlink(missing_ok=True)
     out = subprocess.run(

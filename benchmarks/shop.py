@@ -21,6 +21,7 @@ from datetime import date
 from pathlib import Path
 
 from ecommerce_assets.dbt_project import DBT_LOGGING
+from ecommerce_assets.settings import DUCKDB_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -44,7 +45,7 @@ class BenchShop:
 
     @property
     def db(self) -> Path:
-        return self.root / "ecommerce.duckdb"
+        return self.root / DUCKDB_FILE
 
     @property
     def landing(self) -> Path:

@@ -8,6 +8,9 @@ from datetime import date
 from pathlib import Path
 
 DEFAULT_DUCKDB_PATH = "data/ecommerce.duckdb"
+# dbt-duckdb names the database after the file's stem and the manifest keeps that name:
+# a warehouse kept in another folder (a test's, a benchmark's) keeps this file name.
+DUCKDB_FILE = Path(DEFAULT_DUCKDB_PATH).name
 DEFAULT_LANDING_DIR = "data/landing"
 DEFAULT_START_DATE = "2026-01-01"
 

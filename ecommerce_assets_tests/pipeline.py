@@ -23,7 +23,7 @@ import duckdb
 
 from ecommerce_assets import selections
 from ecommerce_assets.definitions import build_definitions
-from ecommerce_assets.settings import Settings
+from ecommerce_assets.settings import DUCKDB_FILE, Settings
 from ecommerce_assets.sources.landing import event_day_dir
 from ecommerce_assets.sources.synthetic import ShopConfig, generate_landing
 
@@ -49,7 +49,7 @@ class Shop:
 
     @property
     def db(self) -> Path:
-        return self.root / "ecommerce.duckdb"
+        return self.root / DUCKDB_FILE
 
     @property
     def landing(self) -> Path:
