@@ -19,7 +19,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from packaging import version
 
 from ecommerce_assets.metadata import OWNER
-from ecommerce_assets.partitions import DAILY, DAILY_TAGS
+from ecommerce_assets.partitions import DAILY, DAILY_TAGS, daily_partitions
 from ecommerce_assets.schedules import history_automation
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
@@ -109,6 +109,9 @@ class EcommerceTranslator(DagsterDbtTranslator):
         if dbt_resource_props["resource_type"] == "model" and not is_daily(dbt_resource_props):
             return history_automation()
         return super().get_automation_condition(dbt_resource_props)
+
+    def get_partitions_def(self, dbt_resource_props: Mapping[str, Any]) -> dg.PartitionsDefinition | None:
+        return daily_partitions if is_daily(dbt_resource_props) else None
 
     def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
         tags = dict(super().get_tags(dbt_resource_props))

@@ -14,7 +14,7 @@ import pytest
 from dagster_dbt import DbtCliResource
 from packaging import version
 
-from ecommerce_assets.assets.dbt_models import dbt_daily_models, dbt_history_models, dbt_snapshots
+from ecommerce_assets.assets.dbt_models import dbt_models
 from ecommerce_assets.dbt_project import DBT_EXECUTABLE, DbtCli, dbt_project, window_env
 from ecommerce_assets.definitions import defs
 from ecommerce_assets.partitions import daily_partitions
@@ -53,12 +53,12 @@ def test_every_model_snapshot_and_test_is_on_the_graph():
         assert key(node) in assets, node["unique_id"]
     checks = {c.name: c for c in GRAPH.asset_check_keys}
     tests = dbt_nodes("test")
-    assert len(tests) > 150
+    assert len(tests) > 60
     assert {t["name"] for t in tests} <= set(checks)
 
 
 def test_error_severity_tests_block_and_warn_severity_tests_do_not():
-    specs = {spec.name: spec for a in (dbt_snapshots, dbt_daily_models, dbt_history_models) for spec in a.check_specs}
+    specs = {spec.name: spec for spec in dbt_models.check_specs}
     for test in dbt_nodes("test"):
         blocking = test["config"]["severity"].lower() == "error"
         assert specs[test["name"]].blocking is blocking, test["name"]
@@ -73,17 +73,37 @@ def test_every_model_is_daily_or_all_history_never_both():
             assert node["config"]["materialized"] == "incremental", node["name"]
 
 
-def test_daily_models_share_the_raw_partitioning_and_run_ranges_at_once():
-    for asset_key in dbt_daily_models.keys:
-        assert GRAPH.get(asset_key).partitions_def == daily_partitions
-    assert dbt_daily_models.backfill_policy == dg.BackfillPolicy.single_run()
+def daily_keys() -> set[dg.AssetKey]:
+    return {key(n) for n in dbt_nodes("model") if "daily" in n["config"]["tags"]}
+
+
+def test_one_dbt_asset_definition_daily_models_share_the_raw_partitioning_and_run_ranges_at_once():
+    """Every dbt node is in one asset definition, so a whole-graph run is one `dbt build`;
+    daily models are partitioned like raw events, snapshots and all-history models are not."""
+    dbt_keys = {key(n) for n in dbt_nodes("model", "snapshot")}
+    assert set(dbt_models.keys) == dbt_keys
+    assert len(daily_keys()) >= 10
+    for asset_key in dbt_keys:
+        expected = daily_partitions if asset_key in daily_keys() else None
+        assert GRAPH.get(asset_key).partitions_def == expected, asset_key
+    assert dbt_models.backfill_policy == dg.BackfillPolicy.single_run()
     assert GRAPH.get(dg.AssetKey(["raw", "events"])).partitions_def == daily_partitions
-    for asset_key in [*dbt_history_models.keys, *dbt_snapshots.keys]:
-        assert GRAPH.get(asset_key).partitions_def is None
+
+
+def test_every_model_has_an_enforced_contract_with_typed_columns():
+    """Contracts carry the not-null rules as constraints DuckDB enforces on write; they need
+    every column typed."""
+    not_null_constraints = 0
+    for node in dbt_nodes("model"):
+        assert node["contract"]["enforced"] is True, node["name"]
+        for column in node["columns"].values():
+            assert column.get("data_type"), (node["name"], column["name"])
+            not_null_constraints += sum(c["type"] == "not_null" for c in column.get("constraints", []))
+    assert not_null_constraints > 100
 
 
 def test_dbt_assets_are_described_owned_grouped_and_kinded():
-    for asset_key in [*dbt_snapshots.keys, *dbt_daily_models.keys, *dbt_history_models.keys]:
+    for asset_key in dbt_models.keys:
         node = GRAPH.get(asset_key)
         assert node.description, asset_key
         assert node.owners == ["team:analytics-engineering"], asset_key

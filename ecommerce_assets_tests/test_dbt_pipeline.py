@@ -7,6 +7,9 @@ from datetime import date
 
 import dagster as dg
 import duckdb
+import pytest
+
+from ecommerce_assets.dbt_project import dbt_project
 
 from .pipeline import Shop, copy_shop, data_columns, materialize, shop_environment, table
 
@@ -104,7 +107,7 @@ def test_a_failing_error_test_stops_downstream_models_and_fails_its_check(range_
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     failed = evaluations[UNIQUE_EVENT_CHECK]
     assert failed.passed is False and failed.severity == dg.AssetCheckSeverity.ERROR
-    materialized = {m.asset_key.to_user_string() for m in result.asset_materializations_for_node("dbt_daily_models")}
+    materialized = {m.asset_key.to_user_string() for m in result.asset_materializations_for_node("dbt_models")}
     assert "staging/stg_events" in materialized
     assert "intermediate/int_sessions" not in materialized
     assert "marts/fct_funnel_daily" not in materialized
@@ -127,8 +130,8 @@ def test_daily_tests_read_the_window_and_keys_stay_unique_across_partitions(rang
     shop = copy_shop(range_shop, tmp_path / "windowed")
     day, other_day = shop.first_day, shop.last_day
     with duckdb.connect(str(shop.db)) as con:
-        # Another partition: a null event type, and a copy of one of `day`'s carts.
-        con.execute(f"INSERT INTO staging.stg_events SELECT * REPLACE (NULL AS event_type, event_id || '-x' AS event_id) "
+        # Another partition: an unknown event type, and a copy of one of `day`'s carts.
+        con.execute(f"INSERT INTO staging.stg_events SELECT * REPLACE ('bogus' AS event_type, event_id || '-x' AS event_id) "
                     f"FROM staging.stg_events WHERE event_date = DATE '{other_day}' LIMIT 1")
         con.execute(f"INSERT INTO staging.stg_carts SELECT * REPLACE (DATE '{other_day}' AS cart_date) "
                     f"FROM staging.stg_carts WHERE cart_date = DATE '{day}' LIMIT 1")
@@ -136,6 +139,24 @@ def test_daily_tests_read_the_window_and_keys_stay_unique_across_partitions(rang
         result = materialize(defs, "tag:partitioning=daily and not group:raw", [day], raise_on_error=False)
 
     evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert evaluations["not_null_stg_events_event_type"] is True
+    [event_types] = [name for name in evaluations if name.startswith("accepted_values_stg_events_event_type")]
+    assert evaluations[event_types] is True
     assert evaluations["unique_stg_carts_cart_id"] is False
     assert evaluations[UNIQUE_EVENT_CHECK] is True
+
+
+def test_not_null_rules_are_constraints_the_warehouse_enforces(range_shop, tmp_path):
+    """Model contracts carry every error-severity not-null rule to DuckDB, which refuses a
+    null there on write: the model fails before the row lands."""
+    models = [n for n in json.loads(dbt_project.manifest_path.read_text())["nodes"].values() if n["resource_type"] == "model"]
+    declared = {(n["config"]["schema"], n["alias"], column["name"])
+                for n in models for column in n["columns"].values()
+                if any(c["type"] == "not_null" for c in column.get("constraints", []))}
+    shop = copy_shop(range_shop, tmp_path / "constrained")
+    with duckdb.connect(str(shop.db)) as con:
+        enforced = set(con.sql("SELECT schema_name, table_name, unnest(constraint_column_names) FROM duckdb_constraints() "
+                               "WHERE constraint_type = 'NOT NULL'").fetchall())
+        assert ("staging", "stg_events", "event_type") in declared
+        assert declared <= enforced
+        with pytest.raises(duckdb.ConstraintException, match="event_type"):
+            con.execute("INSERT INTO staging.stg_events SELECT * REPLACE (NULL AS event_type) FROM staging.stg_events LIMIT 1")

@@ -1,4 +1,4 @@
-"""The dbt project as three asset definitions on the one graph.
+"""The dbt project as one asset definition on the one graph, holding:
 
 - snapshots: SCD2 history of products and users (unpartitioned, upstream of the daily
   models, because a cart line is priced at the product version valid on its date);
@@ -7,7 +7,8 @@
   model replaces exactly it;
 - all-history models: dimensions, segments, basket, churn, performance (unpartitioned).
 
-Each runs one `dbt build`; error-severity tests are blocking asset checks.
+Whatever a run selects of it is one `dbt build` (a whole-graph run: all three, in dbt's
+order); error-severity tests are blocking asset checks.
 """
 
 import json
@@ -21,16 +22,10 @@ from dagster_dbt import DbtCliInvocation, DbtCliResource, dbt_assets
 
 from ecommerce_assets.dbt_project import DBT_LOGGING, EcommerceTranslator, dbt_project, window_env
 from ecommerce_assets.metadata import column_schema
-from ecommerce_assets.partitions import daily_partitions, partition_window
+from ecommerce_assets.partitions import partition_window
 from ecommerce_assets.resources import Warehouse
 
 TRANSLATOR = EcommerceTranslator()
-# Which tests a build runs besides those of its own models. A test that reads a daily model
-# and an all-history dimension belongs to the dimension: the daily build leaves it out
-# (`buildable`: only tests whose parents are all built here or upstream), the history build
-# takes it in (`eager`: tests with any parent built here), when both sides exist.
-DAILY_TESTS = ["--indirect-selection", "buildable"]
-HISTORY_TESTS = ["--indirect-selection", "eager"]
 TABLE_STATS = "ecommerce_table_stats "  # the prefix of log_table_stats' line
 
 
@@ -104,42 +99,32 @@ def build(
         )
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    select="resource_type:snapshot",
-    name="dbt_snapshots",
-    dagster_dbt_translator=TRANSLATOR,
-    project=dbt_project,
-)
-def dbt_snapshots(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-    yield from build(context, dbt, warehouse, DAILY_TESTS)
+def tests_for(builds_history: bool) -> list[str]:
+    """Which tests a build runs besides those of its own models. A test that reads a daily
+    model and an all-history model belongs to (`meta.dagster.ref`) and runs with the
+    all-history one: a build holding no all-history model leaves it out (`buildable`: only
+    tests whose parents are all built here or upstream); one holding any takes it in
+    (`eager`: tests with any parent built here)."""
+    return ["--indirect-selection", "eager" if builds_history else "buildable"]
 
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
-    # Models only: their tests follow them in, except those that also read an all-history
-    # model, which belong to (and run with) that model.
-    select="tag:daily,resource_type:model",
-    name="dbt_daily_models",
-    partitions_def=daily_partitions,
+    name="dbt_models",
+    # Daily models are partitioned, snapshots and all-history models not
+    # (`EcommerceTranslator.get_partitions_def`). One definition rather than one per kind:
+    # each `dbt build` costs about 3.5 s before its first node, and a whole-graph run took
+    # three of them.
     backfill_policy=dg.BackfillPolicy.single_run(),
     dagster_dbt_translator=TRANSLATOR,
     project=dbt_project,
 )
-def dbt_daily_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-    start, end = partition_window(context)
-    yield from build(context, dbt, warehouse, DAILY_TESTS, window_env(start, end))
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+    specs = [context.assets_def.specs_by_key[key] for key in context.selected_asset_keys]
+    builds_days = any(spec.partitions_def for spec in specs)
+    builds_history = any(not spec.partitions_def and spec.group_name != "snapshots" for spec in specs)
+    env = window_env(*partition_window(context)) if builds_days else None
+    yield from build(context, dbt, warehouse, tests_for(builds_history), env)
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    select="tag:history",
-    name="dbt_history_models",
-    dagster_dbt_translator=TRANSLATOR,
-    project=dbt_project,
-)
-def dbt_history_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-    yield from build(context, dbt, warehouse, HISTORY_TESTS)
-
-
-DBT_ASSETS = [dbt_snapshots, dbt_daily_models, dbt_history_models]
+DBT_ASSETS = [dbt_models]
