@@ -23,7 +23,8 @@ from ecommerce_assets.partitions import DAILY, DAILY_TAGS, daily_partitions
 from ecommerce_assets.schedules import history_automation
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
-LAYERS = ("staging", "intermediate", "marts", "snapshots")
+SNAPSHOTS_LAYER = "snapshots"  # the schema, and so the group, of the dbt snapshots
+LAYERS = ("staging", "intermediate", "marts", SNAPSHOTS_LAYER)
 
 # The dbt installed beside this interpreter (the project's venv), even when it is not on PATH.
 _BESIDE_PYTHON = Path(sys.executable).with_name("dbt")

@@ -3,7 +3,8 @@
 Dagster 1.13 admits a partitioned asset job that also holds unpartitioned assets (a job
 may have at most one *non-null* partitions definition), so `whole_graph_job` run for a day
 builds the snapshots, that day's partition and the all-history models in dependency order,
-in one process, all the dbt models in one `dbt build` (assets/dbt_models.py). A range run (the `dagster/asset_partition_range_*` tags) works the same way.
+in one process, all the dbt models in one `dbt build` (assets/dbt_models.py). A range run
+(the `dagster/asset_partition_range_*` tags) works the same way.
 """
 
 from __future__ import annotations

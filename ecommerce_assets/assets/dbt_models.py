@@ -20,7 +20,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DbtCliInvocation, DbtCliResource, dbt_assets
 
-from ecommerce_assets.dbt_project import DBT_LOGGING, EcommerceTranslator, dbt_project, window_env
+from ecommerce_assets.dbt_project import DBT_LOGGING, SNAPSHOTS_LAYER, EcommerceTranslator, dbt_project, window_env
 from ecommerce_assets.metadata import column_schema
 from ecommerce_assets.partitions import partition_window
 from ecommerce_assets.resources import Warehouse
@@ -122,7 +122,7 @@ def tests_for(builds_history: bool) -> list[str]:
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
     specs = [context.assets_def.specs_by_key[key] for key in context.selected_asset_keys]
     builds_days = any(spec.partitions_def for spec in specs)
-    builds_history = any(not spec.partitions_def and spec.group_name != "snapshots" for spec in specs)
+    builds_history = any(not spec.partitions_def and spec.group_name != SNAPSHOTS_LAYER for spec in specs)
     env = window_env(*partition_window(context)) if builds_days else None
     yield from build(context, dbt, warehouse, tests_for(builds_history), env)
 
