@@ -33,7 +33,7 @@ DBT_EXECUTABLE = str(_BESIDE_PYTHON) if _BESIDE_PYTHON.exists() else (shutil.whi
 # No dbt log file: dagster-dbt forwards every message of dbt's event stream to the step's
 # stdout, which Dagster keeps as the run's compute log (in the UI), so the file was a second
 # copy, written under a lock the threads share: at debug (every SQL statement) a tenth of an
-# invocation, at info still about 0.4 s of an empty day's 9 s (py-spy, A/B). The statements
+# invocation, at info still about 0.3 s of an empty day's 9 s (A/B). The statements
 # stay in the invocation's compiled/ and run/ folders.
 DBT_LOGGING = ["--log-level-file", "none"]
 
