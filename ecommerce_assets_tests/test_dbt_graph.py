@@ -73,18 +73,15 @@ def test_every_model_is_daily_or_all_history_never_both():
             assert node["config"]["materialized"] == "incremental", node["name"]
 
 
-def daily_keys() -> set[dg.AssetKey]:
-    return {key(n) for n in dbt_nodes("model") if "daily" in n["config"]["tags"]}
-
-
 def test_one_dbt_asset_definition_daily_models_share_the_raw_partitioning_and_run_ranges_at_once():
     """Every dbt node is in one asset definition, so a whole-graph run is one `dbt build`;
     daily models are partitioned like raw events, snapshots and all-history models are not."""
     dbt_keys = {key(n) for n in dbt_nodes("model", "snapshot")}
+    daily = {key(n) for n in dbt_nodes("model") if "daily" in n["config"]["tags"]}
     assert set(dbt_models.keys) == dbt_keys
-    assert len(daily_keys()) >= 10
+    assert len(daily) >= 10
     for asset_key in dbt_keys:
-        expected = daily_partitions if asset_key in daily_keys() else None
+        expected = daily_partitions if asset_key in daily else None
         assert GRAPH.get(asset_key).partitions_def == expected, asset_key
     assert dbt_models.backfill_policy == dg.BackfillPolicy.single_run()
     assert GRAPH.get(dg.AssetKey(["raw", "events"])).partitions_def == daily_partitions
