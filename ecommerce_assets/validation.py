@@ -55,7 +55,7 @@ class Rule:
     def ok_sql(self) -> str:
         if self.column is None or self.on_missing:
             return self.check_sql
-        return f"({self.column} IS NULL OR ({self.check_sql}))"
+        return unless_null(self.column, self.check_sql)
 
     @property
     def label(self) -> str:
@@ -83,6 +83,16 @@ class Rejection:
     field: str
     rule: str
     reason: str
+
+
+def unless_null(column: str, check_sql: str) -> str:
+    """True when `column` is null, else the check.
+
+    A CASE, not an OR: DuckDB evaluates both sides of an OR on every row, but a CASE
+    branch only on the rows that reach it (measured: the ISO pattern below costs 3x a
+    LIKE when run on every row).
+    """
+    return f"CASE WHEN {column} IS NULL THEN true ELSE ({check_sql}) END"
 
 
 def sql_literal(value: Any) -> str:
@@ -143,7 +153,8 @@ def value_sql(spec: FieldSpec) -> str:
         usual = f"try_strptime({raw}, {sql_literal(USUAL_TIMESTAMP_FORMAT)})"
         return f"coalesce({usual}, TRY_CAST(({raw} ->> '$') AS TIMESTAMPTZ)::TIMESTAMP)"
     if spec.base is str:
-        return f"({raw} ->> '$')"
+        # Between the quotes, unless an escape needs the JSON parser.
+        return f"CASE WHEN contains({raw}, '\\') THEN {raw} ->> '$' ELSE substring({raw}, 2, length({raw}) - 2) END"
     return f"TRY_CAST({raw} AS {spec.sql_type})"
 
 
@@ -158,9 +169,10 @@ def json_kind_ok(spec: FieldSpec) -> str:
         return f"left({raw}, 1) = '\"'"
     number = f"(left({raw}, 1) BETWEEN '0' AND '9' OR left({raw}, 1) = '-')"
     if spec.base is int:
-        # JSON text here is canonical (re-serialised by the parser): no fraction, no exponent.
-        fraction = f"contains({raw}, '.') OR contains({raw}, 'e') OR contains({raw}, 'E')"
-        return f"{number} AND NOT ({fraction}) AND {value_column(spec)} IS NOT NULL"
+        # JSON text here is canonical (re-serialised by the parser), so an integer reads
+        # back as its own text; a fraction, an exponent or a quoted number does not. JSON
+        # allows -0, which is the integer 0.
+        return f"({value_column(spec)}::VARCHAR = {raw} OR {raw} = '-0')"
     return f"{number} AND {value_column(spec)} IS NOT NULL"
 
 
@@ -189,7 +201,7 @@ def field_rules(spec: FieldSpec) -> list[Rule]:
     type_ok = json_kind_ok(spec)
     if spec.base is datetime:
         # The collector's usual shape is a cheap LIKE; anything else meets the full pattern.
-        iso = f"({raw} LIKE {sql_literal(COMMON_TIMESTAMP_SHAPE)} OR regexp_full_match({raw}, {sql_literal(ISO_TIMESTAMP_JSON)}))"
+        iso = f"CASE WHEN {raw} LIKE {sql_literal(COMMON_TIMESTAMP_SHAPE)} THEN true ELSE regexp_full_match({raw}, {sql_literal(ISO_TIMESTAMP_JSON)}) END"
         type_ok += f" AND {iso} AND {value} IS NOT NULL"
     rules.append(Rule(spec.name, "type", type_ok, raw))
     if spec.literals:
@@ -208,7 +220,7 @@ def requirement_rule(requirement: RequiredWhen, specs: dict[str, FieldSpec]) -> 
     if requirement.page_prefix:
         applies += f" OR starts_with({page}, {sql_literal(requirement.page_prefix)})"
     raw = raw_column(specs[requirement.field])
-    return Rule(requirement.field, "required", f"NOT ({applies}) OR {raw} IS NOT NULL")
+    return Rule(requirement.field, "required", f"CASE WHEN {raw} IS NOT NULL THEN true ELSE NOT ({applies}) END")
 
 
 def window_rule(spec: FieldSpec, window: tuple[date, date]) -> Rule:
@@ -232,7 +244,7 @@ def all_rules_sql(rules: list[Rule]) -> str:
             terms.append(f"({r.check_sql})")
         else:
             guarded.setdefault(r.column, []).append(f"({r.check_sql})")
-    terms += [f"({column} IS NULL OR ({' AND '.join(checks)}))" for column, checks in guarded.items()]
+    terms += [unless_null(column, " AND ".join(checks)) for column, checks in guarded.items()]
     return " AND ".join(terms)
 
 
