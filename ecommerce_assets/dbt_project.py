@@ -36,6 +36,11 @@ DBT_EXECUTABLE = str(_BESIDE_PYTHON) if _BESIDE_PYTHON.exists() else (shutil.whi
 # invocation, at info still about 0.3 s of an empty day's 9 s (A/B). The statements
 # stay in the invocation's compiled/ and run/ folders.
 DBT_LOGGING = ["--log-level-file", "none"]
+# A run's build writes no JSON artifacts: Dagster keeps each node's result as it streams
+# (materialisations, check evaluations, timings), so run_results.json and a fresh copy of
+# the manifest in every invocation's folder were written for nobody: about 0.8 s of an
+# empty day's dbt build (median of 5, 9.62 against 8.79 s).
+DBT_BUILD_FLAGS = [*DBT_LOGGING, "--no-write-json"]
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 dbt_project.prepare_if_dev()

@@ -20,7 +20,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DbtCliInvocation, DbtCliResource, dbt_assets
 
-from ecommerce_assets.dbt_project import DBT_LOGGING, SNAPSHOTS_LAYER, EcommerceTranslator, dbt_project, window_env
+from ecommerce_assets.dbt_project import DBT_BUILD_FLAGS, SNAPSHOTS_LAYER, EcommerceTranslator, dbt_project, window_env
 from ecommerce_assets.metadata import column_schema
 from ecommerce_assets.partitions import partition_window
 from ecommerce_assets.resources import Warehouse
@@ -89,7 +89,7 @@ def build(
     """Run `dbt build` under the warehouse lock, passing on its events as they come, so that
     Dagster records them while dbt works (they used to wait for dbt to exit: 4-7 s a build)."""
     with warehouse.writing(), _environment(env or {}):
-        invocation = dbt.cli(["build", *DBT_LOGGING, *extra], context=context, raise_on_error=False)
+        invocation = dbt.cli(["build", *DBT_BUILD_FLAGS, *extra], context=context, raise_on_error=False)
         yield from stream_with_stats(invocation)
     if not invocation.is_successful():
         raise dg.Failure(
