@@ -161,8 +161,8 @@ def same_volume_as(events: int, measured: date, reference: date) -> int:
     The shop's weekly rhythm and daily noise make days differ (day 61, a Saturday, is 21%
     larger than day 3, a Thursday); the history scenario compares days of equal volume so
     that its ratio shows what the history costs, not what the weekday adds."""
-    precise = 10**9  # day_volume rounds: a large scale keeps the ratio exact
-    return round(events * day_volume(precise, reference, ShopConfig().seed) / day_volume(precise, measured, ShopConfig().seed))
+    precise, seed = 10**9, ShopConfig().seed  # day_volume rounds: a large scale keeps the ratio exact
+    return round(events * day_volume(precise, reference, seed) / day_volume(precise, measured, seed))
 
 
 def bench_history_and_peer(report: Report, scale: float) -> None:

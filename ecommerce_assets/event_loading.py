@@ -110,7 +110,8 @@ def stage_batch(con: duckdb.DuckDBPyConnection, files: Sequence[Path], window: W
     does not share repeated expressions between the rules. JSON is parsed only when valid:
     TRY() falls back to row-by-row evaluation for every vector holding a bad line, and even
     without one costs more than json_valid() (measured). The guard picks the line, not the
-    parsed struct: a CASE over an 11-field struct copies it, which doubled the parse cost.
+    parsed struct: a CASE over an 11-field struct copies it (the parse alone over 2M lines,
+    1.31 against 0.73 s).
     """
     raws = ", ".join(f"{raw_sql(spec)}::VARCHAR AS {raw_column(spec)}" for spec in EVENT_SPECS)
     values = ", ".join(f"{value_sql(spec)} AS {value_column(spec)}" for spec in EVENT_SPECS)

@@ -89,8 +89,8 @@ def unless_null(column: str, check_sql: str) -> str:
     """True when `column` is null, else the check.
 
     A CASE, not an OR: DuckDB evaluates both sides of an OR on every row, but a CASE
-    branch only on the rows that reach it (measured: the ISO pattern below costs 3x a
-    LIKE when run on every row).
+    branch only on the rows that reach it (measured: `field_rules`' ISO-8601 pattern costs
+    3x its LIKE when run on every row; the contract's rules over 2M rows, 0.71 -> 0.33 s).
     """
     return f"CASE WHEN {column} IS NULL THEN true ELSE ({check_sql}) END"
 
@@ -161,8 +161,8 @@ def value_sql(spec: FieldSpec) -> str:
 def json_kind_ok(spec: FieldSpec) -> str:
     """True when the JSON text has the type a strict contract wants.
 
-    Reads the first character instead of re-parsing: strings start with a quote,
-    numbers with a digit or a minus; an integer has no fraction or exponent.
+    Reads the text instead of re-parsing it: strings start with a quote, numbers with a
+    digit or a minus, and an integer reads back as its own text.
     """
     raw = raw_column(spec)
     if spec.base in (str, datetime):
