@@ -47,9 +47,9 @@ $(MANIFEST): $(VENV)/.installed $(DBT_SOURCES)
 
 manifest: $(MANIFEST)
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+$(DAGSTER_HOME)/dagster.yaml: instance/dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
+	cp instance/dagster.yaml $@
 
 run: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(CLI) generate --days $(DAYS) --events-per-day $(EVENTS_PER_DAY)

@@ -76,7 +76,7 @@ class BenchShop:
     def create(self) -> BenchShop:
         shutil.rmtree(self.root, ignore_errors=True)
         self.dagster_home.mkdir(parents=True)
-        shutil.copy(REPO / "dagster.yaml", self.dagster_home / "dagster.yaml")
+        shutil.copy(REPO / "instance" / "dagster.yaml", self.dagster_home / "dagster.yaml")
         self.dbt_target.mkdir()
         self.dbt("parse", "--quiet")
         return self
