@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
 
 import duckdb
@@ -24,6 +25,7 @@ import duckdb
 from ecommerce_assets.contracts import EVENT_REQUIREMENTS, Event
 from ecommerce_assets.loading import LoadResult
 from ecommerce_assets.validation import (
+    Rejection,
     Rule,
     explain,
     field_rules,
@@ -300,8 +302,8 @@ def _refused_lines(con: duckdb.DuckDBPyConnection, window: Window, line_number: 
         """
     ).fetchall()
     return refused, [
-        {"partition_date": window[0], "source": source_file, "line_number": line_number,
-         "field": "<record>", "rule": "unreadable", "reason": f"<record>: {message}", "payload": payload}
+        _quarantine_row(window, source_file, line_number, payload,
+                        Rejection(None, "<record>", "unreadable", f"<record>: {message}"))
         for source_file, line_number, payload, message in unreadable
     ]
 
@@ -309,15 +311,16 @@ def _refused_lines(con: duckdb.DuckDBPyConnection, window: Window, line_number: 
 def explain_refused(refused: Sequence[tuple], window: Window) -> list[dict]:
     """Each refused line explained by pydantic (field, rule, reason), in the shape of the quarantine."""
     context = {"window": window}
-    rejections = []
-    for source_file, line_number, failed_rule, payload in refused:
-        why = explain(Event, payload, context, sql_label=failed_rule)
-        rejections.append(
-            {"partition_date": window[0], "source": source_file, "line_number": line_number,
-             "record_key": why.record_key, "field": why.field, "rule": why.rule,
-             "reason": why.reason, "payload": payload}
-        )
-    return rejections
+    return [
+        _quarantine_row(window, source_file, line_number, payload,
+                        explain(Event, payload, context, sql_label=failed_rule))
+        for source_file, line_number, failed_rule, payload in refused
+    ]
+
+
+def _quarantine_row(window: Window, source: str, line_number: int, payload: str, why: Rejection) -> dict:
+    """One refused line in the shape of raw.events_rejected."""
+    return {"partition_date": window[0], "source": source, "line_number": line_number, "payload": payload, **asdict(why)}
 
 
 def load_events(con: duckdb.DuckDBPyConnection, files: Sequence[Path], window: Window) -> LoadResult:

@@ -1,11 +1,11 @@
 """One writer at a time on the DuckDB file, across processes.
 
-DuckDB admits one writing process per file. The run queue (`instance/dagster.yaml`) serialises the
-runs Dagster launches, but not a CLI materialisation, a test or a second `dagster dev`
-started at the same time, and dbt opens the file from its own subprocess. So every writer
-(an asset's connection, a whole `dbt build`) holds an exclusive lock on `<file>.lock`; a
-second writer waits its turn instead of failing on DuckDB's lock. The lock is reentrant
-within a process, so a step that holds it may open connections inside it.
+DuckDB admits one writing process per file. The run queue (`instance/dagster.yaml`)
+serialises the runs Dagster launches, but not a CLI materialisation, a test or a second
+`dagster dev` started at the same time, and dbt opens the file from its own subprocess. So
+every writer (an asset's connection, a whole `dbt build`) holds an exclusive lock on
+`<file>.lock`; a second writer waits its turn instead of failing on DuckDB's lock. The lock
+is reentrant within a process, so a step that holds it may open connections inside it.
 """
 
 from __future__ import annotations

@@ -167,12 +167,12 @@ def json_kind_ok(spec: FieldSpec) -> str:
     raw = raw_column(spec)
     if spec.base in (str, datetime):
         return f"left({raw}, 1) = '\"'"
-    number = f"(left({raw}, 1) BETWEEN '0' AND '9' OR left({raw}, 1) = '-')"
     if spec.base is int:
         # JSON text here is canonical (re-serialised by the parser), so an integer reads
         # back as its own text; a fraction, an exponent or a quoted number does not. JSON
         # allows -0, which is the integer 0.
         return f"({value_column(spec)}::VARCHAR = {raw} OR {raw} = '-0')"
+    number = f"(left({raw}, 1) BETWEEN '0' AND '9' OR left({raw}, 1) = '-')"
     return f"{number} AND {value_column(spec)} IS NOT NULL"
 
 
