@@ -1,28 +1,30 @@
 """Clickstream files -> raw.events, at columnar speed and in bounded memory.
 
-One day is loaded in one transaction:
-1. the day's old rows and rejects are deleted;
-2. files are read in batches of bounded size; DuckDB checks every line against the SQL
-   compiled from the pydantic `Event` contract and appends the valid ones, with their
+The days of a run (one, or a whole range) are loaded in one transaction:
+1. their old rows and rejects are deleted;
+2. files are read in batches of bounded size, across days (many small days make one
+   batch); DuckDB checks every line against the SQL compiled from the pydantic `Event`
+   contract, with its file's day as the window, and appends the valid ones, with their
    file and line, straight into raw.events (compressed; large appends go to disk before
    commit), while pydantic explains the few rejected lines;
-3. a later delivery of an event_id already seen (file name, then line order) is never
-   appended: it goes to quarantine, so nothing is deleted from freshly written data.
-   Repeats inside a batch are settled with the batch; a row whose id an earlier batch
-   may have loaded waits, and all of those are settled together at the end.
-A failure anywhere rolls the day back to what it was.
+3. a later delivery of an event_id already seen that day (file name, then line order)
+   is never appended: it goes to quarantine, so nothing is deleted from freshly written
+   data. Repeats inside a batch are settled with the batch; a row whose id an earlier
+   batch may have loaded waits, and all of those are settled together at the end.
+A failure anywhere rolls every day of the load back to what it was.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 
-from ecommerce_assets.contracts import EVENT_REQUIREMENTS, Event
+from ecommerce_assets.contracts import EVENT_REQUIREMENTS, Event, day_window
 from ecommerce_assets.loading import LoadResult
 from ecommerce_assets.validation import (
     Rejection,
@@ -69,33 +71,36 @@ BATCH_BYTES = 512 * 1024 * 1024
 GZIP_RATIO = 5
 
 
-def event_rules(window: Window) -> list[Rule]:
-    """Every rule of the Event contract, as SQL over the staged columns."""
+DayFile = tuple[date, Path]
+
+
+def event_rules() -> list[Rule]:
+    """Every rule of the Event contract, as SQL over the staged columns (`file_day` the line's day)."""
     by_name = {spec.name: spec for spec in EVENT_SPECS}
     rules = [Rule("<record>", "json_invalid", "parsed")]
     rules += [rule for spec in EVENT_SPECS for rule in field_rules(spec)]
     rules += [requirement_rule(requirement, by_name) for requirement in EVENT_REQUIREMENTS]
-    rules.append(window_rule(by_name["event_time"], window))
+    rules.append(window_rule(by_name["event_time"], "file_day"))
     return rules
 
 
-def batches(files: Sequence[Path], max_bytes: int | None = None) -> Iterator[list[Path]]:
-    """Consecutive groups of files whose text stays under `max_bytes` (a big file alone)."""
+def batches(files: Sequence[DayFile], max_bytes: int | None = None) -> Iterator[list[DayFile]]:
+    """Consecutive groups of (day, file) whose text stays under `max_bytes` (a big file alone)."""
     max_bytes = max_bytes or BATCH_BYTES
     batch, size = [], 0
-    for path in files:
+    for day, path in files:
         weight = path.stat().st_size * (GZIP_RATIO if path.name.endswith(".gz") else 1)
         if batch and size + weight > max_bytes:
             yield batch
             batch, size = [], 0
-        batch.append(path)
+        batch.append((day, path))
         size += weight
     if batch:
         yield batch
 
 
-def _read_lines_sql(files: Sequence[Path]) -> str:
-    paths = ", ".join(sql_literal(str(p)) for p in files)
+def _read_lines_sql(files: Sequence[DayFile]) -> str:
+    paths = ", ".join(sql_literal(str(p)) for _, p in files)
     # One VARCHAR column per line: a control byte no valid JSON line contains is the
     # delimiter. Undecodable lines go to DuckDB's rejects tables instead of failing.
     return (
@@ -105,7 +110,7 @@ def _read_lines_sql(files: Sequence[Path]) -> str:
     )
 
 
-def stage_batch(con: duckdb.DuckDBPyConnection, files: Sequence[Path], window: Window) -> None:
+def stage_batch(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile]) -> None:
     """One pass over a batch into a temp table: typed values and each line's first broken rule.
 
     Each field's JSON text and typed value are computed once, innermost, because DuckDB
@@ -120,28 +125,30 @@ def stage_batch(con: duckdb.DuckDBPyConnection, files: Sequence[Path], window: W
     typed = ", ".join(f'{value_column(spec)} AS "{spec.name}"' for spec in EVENT_SPECS)
     con.execute("DROP TABLE IF EXISTS events_unreadable")
     con.execute("DROP TABLE IF EXISTS events_unreadable_scan")
-    paths = ", ".join(sql_literal(str(p)) for p in files)
+    paths = ", ".join(sql_literal(str(p)) for _, p in files)
+    days = ", ".join(f"{sql_literal(day)}::DATE" for day, _ in files)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE events_batch_files AS
-        SELECT unnest(range({len(files)})) AS file_index, unnest([{paths}]) AS source_file
+        SELECT unnest(range({len(files)})) AS file_index, unnest([{paths}]) AS source_file, unnest([{days}]) AS file_day
         """
     )
-    # The reader's file_index (the file's position in the list) per row, not its path.
+    # The reader's file_index (the file's position in the list) per row, not its path;
+    # valid rows are hashed with their day, as duplicates are settled within a day.
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE events_checked AS
         SELECT file_index, failed_rule,
                CASE WHEN failed_rule IS NOT NULL THEN line END AS payload,
-               CASE WHEN failed_rule IS NULL THEN hash("val__event_id") END AS id_hash, {typed}
+               CASE WHEN failed_rule IS NULL THEN hash("val__event_id", file_day) END AS id_hash, {typed}
         FROM (
-            SELECT *, {first_failure_sql(event_rules(window))} AS failed_rule
+            SELECT *, {first_failure_sql(event_rules())} AS failed_rule
             FROM (
                 SELECT *, {values}
                 FROM (
-                    SELECT file_index, line, j IS NOT NULL AS parsed, {raws}
+                    SELECT file_index, file_day, line, j IS NOT NULL AS parsed, {raws}
                     FROM (
-                        SELECT file_index, line,
+                        SELECT file_index, [{days}][file_index::BIGINT + 1] AS file_day, line,
                                from_json(CASE WHEN json_valid(line) THEN line END, {json_struct_sql(EVENT_SPECS)}) AS j
                         FROM {_read_lines_sql(files)}
                     )
@@ -161,7 +168,7 @@ def _number_lines(con: duckdb.DuckDBPyConnection) -> str:
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE events_files AS
-        SELECT f.file_index, f.source_file, parse_filename(f.source_file) AS file_name, min(c.rowid) AS first_rowid
+        SELECT f.file_index, f.source_file, f.file_day, parse_filename(f.source_file) AS file_name, min(c.rowid) AS first_rowid
         FROM events_batch_files f JOIN events_checked c USING (file_index) GROUP BY ALL
         """
     )
@@ -182,9 +189,9 @@ def _number_lines(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def _staged_rows(line_number: str) -> str:
-    """The batch's staged rows with their file and line (`c`, `f`, `line_number`)."""
+    """The batch's staged rows with their file, day and line (`c`, `f`, `line_number`)."""
     return f"""
-        SELECT c.rowid AS staged_rowid, c.*, f.source_file, f.file_name, {line_number} AS line_number
+        SELECT c.rowid AS staged_rowid, c.*, f.source_file, f.file_day, f.file_name, {line_number} AS line_number
         FROM events_checked c JOIN events_files f USING (file_index)
     """
 
@@ -192,16 +199,19 @@ def _staged_rows(line_number: str) -> str:
 def _find_repeats(con: duckdb.DuckDBPyConnection, line_number: str) -> None:
     """Split off the batch's rows whose event_id may have been delivered before.
 
-    8-byte hashes of every id loaded so far (`events_seen`) keep this cheap:
-    - `events_duplicates`: later deliveries of an id repeated inside this batch;
-    - `events_suspects`: rows whose id hash an earlier batch already loaded. They wait
-      for `_settle_suspects`, which compares real ids once for the whole day, so a hash
-      collision never drops an event and the day's table is scanned once, not per batch.
+    8-byte hashes of every (id, day) loaded so far (`events_seen`, the days still open)
+    keep this cheap:
+    - `events_duplicates`: later deliveries of an id repeated that day inside this batch;
+    - `events_suspects`: rows whose hash an earlier batch already loaded. They wait for
+      `_settle_suspects`, which compares real ids once for the whole load, so a hash
+      collision never drops an event and the loaded days are scanned once, not per batch.
     """
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE events_batch_hashes AS
-        SELECT id_hash AS h, count(*) AS n FROM events_checked WHERE id_hash IS NOT NULL GROUP BY 1
+        SELECT id_hash AS h, any_value(f.file_day) AS d, count(*) AS n
+        FROM events_checked c JOIN events_batch_files f USING (file_index)
+        WHERE id_hash IS NOT NULL GROUP BY 1
         """
     )
     # The batch's hashes are the join's build side: the day's seen hashes are only scanned.
@@ -216,13 +226,13 @@ def _find_repeats(con: duckdb.DuckDBPyConnection, line_number: str) -> None:
             SELECT h FROM events_batch_hashes WHERE n > 1 AND h NOT IN (SELECT h FROM events_batch_seen)
         ),
         ranked AS (
-            SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY source_file, line_number) AS delivery
+            SELECT *, row_number() OVER (PARTITION BY event_id, file_day ORDER BY source_file, line_number) AS delivery
             FROM ({_staged_rows(line_number)}) WHERE id_hash IN (SELECT h FROM repeated_here)
         )
         SELECT * FROM ranked WHERE delivery > 1
         """
     )
-    con.execute("INSERT INTO events_seen SELECT h FROM events_batch_hashes WHERE h NOT IN (SELECT h FROM events_batch_seen)")
+    con.execute("INSERT INTO events_seen SELECT h, d FROM events_batch_hashes WHERE h NOT IN (SELECT h FROM events_batch_seen)")
 
 
 def _append_rows(con: duckdb.DuckDBPyConnection, rows: str) -> None:
@@ -250,32 +260,32 @@ def _append_valid(con: duckdb.DuckDBPyConnection, line_number: str) -> None:
 
 
 def _settle_suspects(con: duckdb.DuckDBPyConnection, window: Window) -> None:
-    """Suspects whose id is already loaded, or repeated among them, are duplicates; the rest load."""
+    """Suspects whose id is already loaded that day, or repeated among them, are duplicates; the rest load."""
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE events_duplicates AS
         WITH loaded_before AS (
-            SELECT DISTINCT event_id FROM {qualified(EVENTS_TABLE)}
+            SELECT DISTINCT event_id, event_date AS file_day FROM {qualified(EVENTS_TABLE)}
             WHERE {window_filter('event_date', window)} AND event_id IN (SELECT event_id FROM events_suspects)
         ),
         ranked AS (
             SELECT *, rowid AS suspect_rowid,
-                   row_number() OVER (PARTITION BY event_id ORDER BY source_file, line_number) AS delivery
+                   row_number() OVER (PARTITION BY event_id, file_day ORDER BY source_file, line_number) AS delivery
             FROM events_suspects
         )
-        SELECT * FROM ranked WHERE delivery > 1 OR event_id IN (SELECT event_id FROM loaded_before)
+        SELECT * FROM ranked WHERE delivery > 1 OR (event_id, file_day) IN (SELECT (event_id, file_day) FROM loaded_before)
         """
     )
     _append_rows(con, "SELECT * FROM events_suspects WHERE rowid NOT IN (SELECT suspect_rowid FROM events_duplicates)")
 
 
-def _quarantine_duplicates(con: duckdb.DuckDBPyConnection, window: Window) -> int:
+def _quarantine_duplicates(con: duckdb.DuckDBPyConnection) -> int:
     """Record the duplicate deliveries found (`events_duplicates`) in quarantine; returns how many."""
     record = ", ".join(f'"{spec.name}" := "{spec.name}"' for spec in EVENT_SPECS)
     con.execute(
         f"""
         INSERT INTO {qualified(rejected_table(EVENTS_TABLE))} BY NAME
-        SELECT {sql_literal(window[0])} AS partition_date, source_file AS source,
+        SELECT file_day AS partition_date, source_file AS source,
                line_number, event_id AS record_key, 'event_id' AS field, 'duplicate' AS rule,
                'event_id: duplicate delivery of ' || event_id || ', kept once (first delivery wins)' AS reason,
                to_json(struct_pack({record}))::VARCHAR AS payload, now()::TIMESTAMP AS rejected_at
@@ -285,72 +295,107 @@ def _quarantine_duplicates(con: duckdb.DuckDBPyConnection, window: Window) -> in
     return scalar(con, "SELECT count(*) FROM events_duplicates")
 
 
-def _refused_lines(con: duckdb.DuckDBPyConnection, window: Window, line_number: str) -> tuple[list[tuple], list[dict]]:
-    """The batch's lines to explain (file, line, SQL verdict, text), and its unreadable lines as quarantined."""
+def _refused_lines(con: duckdb.DuckDBPyConnection, line_number: str) -> tuple[list[tuple], list[dict]]:
+    """The batch's lines to explain (day, file, line, SQL verdict, text), and its unreadable lines as quarantined."""
     refused = con.execute(
         f"""
-        SELECT f.source_file, {line_number}, c.failed_rule, c.payload
+        SELECT f.file_day, f.source_file, {line_number}, c.failed_rule, c.payload
         FROM events_checked c JOIN events_files f USING (file_index)
         WHERE c.payload IS NOT NULL
         """
     ).fetchall()
     unreadable = con.execute(
         """
-        SELECT DISTINCT s.file_path, e.line, e.csv_line, e.error_message
+        SELECT DISTINCT f.file_day, s.file_path, e.line, e.csv_line, e.error_message
         FROM events_unreadable e JOIN events_unreadable_scan s USING (scan_id, file_id)
-        ORDER BY 1, 2
+        JOIN events_batch_files f ON f.source_file = s.file_path
+        ORDER BY 2, 3
         """
     ).fetchall()
     return refused, [
-        _quarantine_row(window, source_file, line_number, payload,
+        _quarantine_row(day, source_file, line_number, payload,
                         Rejection(None, "<record>", "unreadable", f"<record>: {message}"))
-        for source_file, line_number, payload, message in unreadable
+        for day, source_file, line_number, payload, message in unreadable
     ]
 
 
-def explain_refused(refused: Sequence[tuple], window: Window) -> list[dict]:
-    """Each refused line explained by pydantic (field, rule, reason), in the shape of the quarantine."""
-    context = {"window": window}
+def explain_refused(refused: Sequence[tuple]) -> list[dict]:
+    """Each refused line explained by pydantic (field, rule, reason) against its file's day, as quarantined."""
     return [
-        _quarantine_row(window, source_file, line_number, payload,
-                        explain(Event, payload, context, sql_label=failed_rule))
-        for source_file, line_number, failed_rule, payload in refused
+        _quarantine_row(day, source_file, line_number, payload,
+                        explain(Event, payload, {"window": day_window(day)}, sql_label=failed_rule))
+        for day, source_file, line_number, failed_rule, payload in refused
     ]
 
 
-def _quarantine_row(window: Window, source: str, line_number: int, payload: str, why: Rejection) -> dict:
+def _quarantine_row(day: date, source: str, line_number: int, payload: str, why: Rejection) -> dict:
     """One refused line in the shape of raw.events_rejected."""
-    return {"partition_date": window[0], "source": source, "line_number": line_number, "payload": payload, **asdict(why)}
+    return {"partition_date": day, "source": source, "line_number": line_number, "payload": payload, **asdict(why)}
 
 
 def load_events(con: duckdb.DuckDBPyConnection, files: Sequence[Path], window: Window) -> LoadResult:
-    """Replace the window's events with the valid, deduplicated lines of `files`."""
+    """Replace one day's events (`window`, one day) with the valid, deduplicated lines of `files`."""
+    day, end = window
+    if end != day + timedelta(days=1):
+        raise ValueError(f"load_events takes one day's window, got [{day}, {end}): use load_event_days")
+    return load_event_days(con, {day: files})[day]
+
+
+def load_event_days(con: duckdb.DuckDBPyConnection, files_by_day: Mapping[date, Sequence[Path]]) -> dict[date, LoadResult]:
+    """Replace each day's events with the valid, deduplicated lines of its files, all days in one transaction.
+
+    The days must follow one another (a partition range); what each day got is returned by day.
+    """
+    days = sorted(files_by_day)
+    window = (days[0], days[-1] + timedelta(days=1))
+    if len(days) != (window[1] - window[0]).days:
+        raise ValueError(f"the days to load must follow one another, got {[d.isoformat() for d in days]}")
+    files = [(day, path) for day in days for path in files_by_day[day]]
     ensure_tables(con, EVENTS_TABLE, EVENT_COLUMNS)
     rejections: list[dict] = []
-    lines = duplicates = 0
-    con.execute("CREATE OR REPLACE TEMP TABLE events_seen (h UBIGINT)")
+    con.execute("CREATE OR REPLACE TEMP TABLE events_seen (h UBIGINT, d DATE)")
     con.execute("DROP TABLE IF EXISTS events_suspects")
     explained: list[Future] = []
     with transaction(con), ThreadPoolExecutor(max_workers=1) as explainer:
         con.execute(f"DELETE FROM {qualified(EVENTS_TABLE)} WHERE {window_filter('event_date', window)}")
         con.execute(f"DELETE FROM {qualified(rejected_table(EVENTS_TABLE))} WHERE {window_filter('partition_date', window)}")
         for batch in batches(files):
-            stage_batch(con, batch, window)
+            # Files come in day order: the days before this batch's first are complete.
+            con.execute(f"DELETE FROM events_seen WHERE d < {sql_literal(batch[0][0])}::DATE")
+            stage_batch(con, batch)
             line_number = _number_lines(con)
             _find_repeats(con, line_number)
             _append_valid(con, line_number)
-            duplicates += _quarantine_duplicates(con, window)
-            refused, unreadable = _refused_lines(con, window, line_number)
+            _quarantine_duplicates(con)
+            refused, unreadable = _refused_lines(con, line_number)
             # pydantic holds the GIL and DuckDB does not: explanations overlap the next batch.
-            explained.append(explainer.submit(explain_refused, refused, window))
+            explained.append(explainer.submit(explain_refused, refused))
             rejections += unreadable
-            lines += scalar(con, "SELECT count(*) FROM events_checked") + len(unreadable)
         if files:
             _settle_suspects(con, window)
-            duplicates += _quarantine_duplicates(con, window)
+            _quarantine_duplicates(con)
         rejections += [rejection for future in explained for rejection in future.result()]
         insert_arrow(con, rejected_table(EVENTS_TABLE), rejects_table(rejections))
-    loaded = scalar(con, f"SELECT count(*) FROM {qualified(EVENTS_TABLE)} WHERE {window_filter('event_date', window)}")
     for table in ("events_checked", "events_batch_files", "events_files", "events_skipped", "events_seen", "events_batch_hashes", "events_batch_seen", "events_duplicates", "events_suspects"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
-    return LoadResult(loaded=loaded, rejected=len(rejections), duplicates=duplicates, lines=lines)
+    return _results_by_day(con, days)
+
+
+def _results_by_day(con: duckdb.DuckDBPyConnection, days: Sequence[date]) -> dict[date, LoadResult]:
+    """What each day holds now: every line read was loaded, rejected or a duplicate."""
+    window = (days[0], days[-1] + timedelta(days=1))
+    loaded = dict(con.execute(
+        f"SELECT event_date, count(*) FROM {qualified(EVENTS_TABLE)} WHERE {window_filter('event_date', window)} GROUP BY 1"
+    ).fetchall())
+    refused = {day: (rejected, duplicates) for day, rejected, duplicates in con.execute(
+        f"""
+        SELECT partition_date, count(*) FILTER (rule <> 'duplicate'), count(*) FILTER (rule = 'duplicate')
+        FROM {qualified(rejected_table(EVENTS_TABLE))} WHERE {window_filter('partition_date', window)} GROUP BY 1
+        """
+    ).fetchall()}
+    results = {}
+    for day in days:
+        rejected, duplicates = refused.get(day, (0, 0))
+        results[day] = LoadResult(loaded=loaded.get(day, 0), rejected=rejected, duplicates=duplicates,
+                                  lines=loaded.get(day, 0) + rejected + duplicates)
+    return results

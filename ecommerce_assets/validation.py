@@ -223,10 +223,10 @@ def requirement_rule(requirement: RequiredWhen, specs: dict[str, FieldSpec]) -> 
     return Rule(requirement.field, "required", f"CASE WHEN {raw} IS NOT NULL THEN true ELSE NOT ({applies}) END")
 
 
-def window_rule(spec: FieldSpec, window: tuple[date, date]) -> Rule:
-    start, end = window
+def window_rule(spec: FieldSpec, day_sql: str) -> Rule:
+    """The value lies on its partition's day: `day_sql`, a SQL DATE (each row's own, or a literal)."""
     value = value_column(spec)
-    ok = f"{value} >= {sql_literal(start)}::TIMESTAMP AND {value} < {sql_literal(end)}::TIMESTAMP"
+    ok = f"{value} >= {day_sql}::TIMESTAMP AND {value} < ({day_sql} + 1)::TIMESTAMP"
     return Rule(spec.name, "window", ok)
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from ecommerce_assets import event_loading
 from ecommerce_assets.contracts import Event, day_window
-from ecommerce_assets.event_loading import load_events
+from ecommerce_assets.event_loading import load_event_days, load_events
 from ecommerce_assets.warehouse import connect
 
 DAY = date(2026, 11, 20)
@@ -238,3 +238,58 @@ def test_timestamps_land_as_utc_microseconds(con, tmp_path):
     column_type = con.execute("SELECT data_type FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'event_time'").fetchone()[0]
     value = con.execute("SELECT strftime(event_time, '%Y-%m-%d %H:%M:%S.%f') FROM raw.events").fetchone()[0]
     assert column_type == "TIMESTAMP" and value == "2026-11-20 10:30:00.123456"
+
+
+def two_days_of_files(root: Path) -> dict[date, list[Path]]:
+    """Day 1 and day 2, each with two files: per-day duplicates, an id shared by both days
+    (a different event each day), and a day-1 event delivered in a day-2 file."""
+    day2 = DAY + timedelta(days=1)
+    on_day2 = {"event_time": "2026-11-21T09:00:00Z"}
+    return {
+        DAY: [
+            write_lines(root / "d1" / "part-00.jsonl", [json.dumps(event("a")), json.dumps(event("both")), "oops"]),
+            write_lines(root / "d1" / "part-01.jsonl", [json.dumps(event("a")), json.dumps(event("b"))]),
+        ],
+        day2: [
+            write_lines(root / "d2" / "part-00.jsonl", [json.dumps(event("both", **on_day2)), json.dumps(event("late"))]),
+            write_lines(root / "d2" / "part-01.jsonl", [json.dumps(event("c", **on_day2)), json.dumps(event("c", **on_day2))]),
+        ],
+    }
+
+
+def test_a_range_loads_as_its_days_would_one_by_one(con, tmp_path, monkeypatch):
+    files_by_day = two_days_of_files(tmp_path)
+    day2 = DAY + timedelta(days=1)
+    loaded_as = {}
+    for how in ("day by day", "one load", "one load, a batch per file"):
+        monkeypatch.setattr(event_loading, "BATCH_BYTES", 1 if how.endswith("per file") else 512 * 1024**2)
+        if how == "day by day":
+            results = {day: load_events(con, files, day_window(day)) for day, files in files_by_day.items()}
+        else:
+            results = load_event_days(con, files_by_day)
+        events = con.execute("SELECT event_id, event_date, _source_file, _source_line FROM raw.events ORDER BY ALL").fetchall()
+        loaded_as[how] = (results, events, rejected_by_day(con))
+
+    assert len({repr(outcome) for outcome in loaded_as.values()}) == 1
+    results, events, rejects = loaded_as["one load"]
+    assert {day: (r.loaded, r.rejected, r.duplicates, r.lines) for day, r in results.items()} == {
+        DAY: (3, 1, 1, 5), day2: (2, 1, 1, 4)}
+    assert events == [("a", DAY, "part-00.jsonl", 1), ("b", DAY, "part-01.jsonl", 2), ("both", DAY, "part-00.jsonl", 2),
+                      ("both", day2, "part-00.jsonl", 1), ("c", day2, "part-01.jsonl", 1)]
+    assert rejects == [
+        (DAY, "part-00.jsonl", 3, "<record>", "json_invalid"), (DAY, "part-01.jsonl", 1, "event_id", "duplicate"),
+        (day2, "part-00.jsonl", 2, "event_time", "value_error"), (day2, "part-01.jsonl", 2, "event_id", "duplicate")]
+
+
+def rejected_by_day(con) -> list[tuple]:
+    rows = con.execute(
+        "SELECT partition_date, source, line_number, field, rule FROM raw.events_rejected ORDER BY ALL"
+    ).fetchall()
+    return [(day, Path(source).name, line, field, rule) for day, source, line, field, rule in rows]
+
+
+def test_a_range_must_be_consecutive_days_and_load_events_takes_one_day(con, tmp_path):
+    with pytest.raises(ValueError, match="follow one another"):
+        load_event_days(con, {DAY: [], DAY + timedelta(days=2): []})
+    with pytest.raises(ValueError, match="one day's window"):
+        load_events(con, [], (DAY, DAY + timedelta(days=2)))

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from ecommerce_assets.contracts import Cart, Product, User, day_window
-from ecommerce_assets.event_loading import EVENT_COLUMNS, EVENTS_TABLE, load_events
+from ecommerce_assets.event_loading import EVENT_COLUMNS, EVENTS_TABLE, load_event_days
 from ecommerce_assets.loading import LoadResult, load_records, split_records
 from ecommerce_assets.metadata import OWNER, column_schema, load_metadata, table_name
 from ecommerce_assets.partitions import DAILY_TAGS, daily_partitions, days_in, partition_window
@@ -83,7 +83,7 @@ def raw_carts(context: dg.AssetExecutionContext, fakestore: FakeStore, warehouse
     window = partition_window(context)
     source = fakestore.source()
     totals, sources = LoadResult(loaded=0, rejected=0), []
-    # Day by day, like events: each reject is filed under its own day, and a failure
+    # Day by day: each reject is filed under its own day, and a failure
     # part-way leaves whole days behind for a rerun to resume.
     for day in days_in(window):
         bounds = day_window(day)
@@ -114,17 +114,18 @@ def raw_carts(context: dg.AssetExecutionContext, fakestore: FakeStore, warehouse
 )
 def raw_events(context: dg.AssetExecutionContext, landing: Landing, warehouse: Warehouse) -> dg.MaterializeResult:
     window = partition_window(context)
+    files_by_day = {day: event_files(landing.root, day) for day in days_in(window)}
+    for day, files in files_by_day.items():
+        if not files:
+            context.log.warning(f"No event files for {day} under {landing.root}")
     totals = LoadResult(loaded=0, rejected=0)
     with warehouse.get_connection() as con:
-        # One transaction per day: a failure part-way leaves whole days, and a rerun resumes.
-        for day in days_in(window):
-            files = event_files(landing.root, day)
-            if not files:
-                context.log.warning(f"No event files for {day} under {landing.root}")
-            result = load_events(con, files, day_window(day))
+        # Every day of the run in one pass and one transaction: small days share batches,
+        # and a failure part-way leaves the warehouse as it was.
+        for day, result in load_event_days(con, files_by_day).items():
             context.log.info(
                 f"{day}: {result.loaded} events loaded, {result.rejected} rejected, "
-                f"{result.duplicates} duplicates, from {len(files)} files"
+                f"{result.duplicates} duplicates, from {len(files_by_day[day])} files"
             )
             totals += result
         stats = table_stats(con, EVENTS_TABLE, window, "event_date")
