@@ -279,8 +279,8 @@ def _settle_suspects(con: duckdb.DuckDBPyConnection, window: Window) -> None:
     _append_rows(con, "SELECT * FROM events_suspects WHERE rowid NOT IN (SELECT suspect_rowid FROM events_duplicates)")
 
 
-def _quarantine_duplicates(con: duckdb.DuckDBPyConnection) -> int:
-    """Record the duplicate deliveries found (`events_duplicates`) in quarantine; returns how many."""
+def _quarantine_duplicates(con: duckdb.DuckDBPyConnection) -> None:
+    """Record the duplicate deliveries found (`events_duplicates`) in quarantine, each under its day."""
     record = ", ".join(f'"{spec.name}" := "{spec.name}"' for spec in EVENT_SPECS)
     con.execute(
         f"""
@@ -292,7 +292,6 @@ def _quarantine_duplicates(con: duckdb.DuckDBPyConnection) -> int:
         FROM events_duplicates
         """
     )
-    return scalar(con, "SELECT count(*) FROM events_duplicates")
 
 
 def _refused_lines(con: duckdb.DuckDBPyConnection, line_number: str) -> tuple[list[tuple], list[dict]]:
@@ -346,6 +345,8 @@ def load_event_days(con: duckdb.DuckDBPyConnection, files_by_day: Mapping[date, 
 
     The days must follow one another (a partition range); what each day got is returned by day.
     """
+    if not files_by_day:
+        return {}
     days = sorted(files_by_day)
     window = (days[0], days[-1] + timedelta(days=1))
     if len(days) != (window[1] - window[0]).days:
