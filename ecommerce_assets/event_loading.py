@@ -84,13 +84,12 @@ def event_rules() -> list[Rule]:
     return rules
 
 
-def batches(files: Sequence[DayFile], max_bytes: int | None = None) -> Iterator[list[DayFile]]:
-    """Consecutive groups of (day, file) whose text stays under `max_bytes` (a big file alone)."""
-    max_bytes = max_bytes or BATCH_BYTES
+def batches(files: Sequence[DayFile]) -> Iterator[list[DayFile]]:
+    """Consecutive groups of (day, file) whose text stays under `BATCH_BYTES` (a big file alone)."""
     batch, size = [], 0
     for day, path in files:
         weight = path.stat().st_size * (GZIP_RATIO if path.name.endswith(".gz") else 1)
-        if batch and size + weight > max_bytes:
+        if batch and size + weight > BATCH_BYTES:
             yield batch
             batch, size = [], 0
         batch.append((day, path))
@@ -99,8 +98,8 @@ def batches(files: Sequence[DayFile], max_bytes: int | None = None) -> Iterator[
         yield batch
 
 
-def _read_lines_sql(files: Sequence[DayFile]) -> str:
-    paths = ", ".join(sql_literal(str(p)) for _, p in files)
+def _read_lines_sql(paths: str) -> str:
+    """The batch's lines, read from `paths` (the items of a SQL list of file names)."""
     # One VARCHAR column per line: a control byte no valid JSON line contains is the
     # delimiter. Undecodable lines go to DuckDB's rejects tables instead of failing.
     return (
@@ -150,7 +149,7 @@ def stage_batch(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile]) -> Non
                     FROM (
                         SELECT file_index, [{days}][file_index::BIGINT + 1] AS file_day, line,
                                from_json(CASE WHEN json_valid(line) THEN line END, {json_struct_sql(EVENT_SPECS)}) AS j
-                        FROM {_read_lines_sql(files)}
+                        FROM {_read_lines_sql(paths)}
                     )
                 )
             )
@@ -379,12 +378,11 @@ def load_event_days(con: duckdb.DuckDBPyConnection, files_by_day: Mapping[date, 
         insert_arrow(con, rejected_table(EVENTS_TABLE), rejects_table(rejections))
     for table in ("events_checked", "events_batch_files", "events_files", "events_skipped", "events_seen", "events_batch_hashes", "events_batch_seen", "events_duplicates", "events_suspects"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
-    return _results_by_day(con, days)
+    return _results_by_day(con, days, window)
 
 
-def _results_by_day(con: duckdb.DuckDBPyConnection, days: Sequence[date]) -> dict[date, LoadResult]:
-    """What each day holds now: every line read was loaded, rejected or a duplicate."""
-    window = (days[0], days[-1] + timedelta(days=1))
+def _results_by_day(con: duckdb.DuckDBPyConnection, days: Sequence[date], window: Window) -> dict[date, LoadResult]:
+    """What each day (of `window`) holds now: every line read was loaded, rejected or a duplicate."""
     loaded = dict(con.execute(
         f"SELECT event_date, count(*) FROM {qualified(EVENTS_TABLE)} WHERE {window_filter('event_date', window)} GROUP BY 1"
     ).fetchall())
