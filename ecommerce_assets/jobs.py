@@ -1,10 +1,11 @@
 """Asset jobs: the whole graph for one day as one run, and the three slices it is made of.
 
 Dagster 1.13 admits a partitioned asset job that also holds unpartitioned assets (a job
-may have at most one *non-null* partitions definition), so `whole_graph_job` run for a day
-builds the snapshots, that day's partition and the all-history models in dependency order,
-in one process, all the dbt models in one `dbt build` (assets/dbt_models.py). A range run
-(the `dagster/asset_partition_range_*` tags) works the same way.
+may have at most one *non-null* partitions definition, and takes it from its assets), so
+`whole_graph_job` run for a day builds the snapshots, that day's partition and the
+all-history models in dependency order, in one process, all the dbt models in one
+`dbt build` (assets/dbt_models.py). A range run (the `dagster/asset_partition_range_*`
+tags) works the same way.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from ecommerce_assets.partitions import daily_partitions
 whole_graph_job = dg.define_asset_job(
     "whole_graph_job",
     selection=dg.AssetSelection.all(),
-    partitions_def=daily_partitions,
     description="The whole graph for a day (or a range of days) in one run: Fake Store "
     "snapshots, the day's partition from raw carts and events to the daily facts, then "
     "the all-history models; their checks run with them.",
@@ -35,7 +35,6 @@ snapshots_job = dg.define_asset_job(
 daily_job = dg.define_asset_job(
     "daily_job",
     selection=selections.selection("daily"),
-    partitions_def=daily_partitions,
     description="One day (or a range) of the partitioned graph: raw carts and events to the daily facts.",
 )
 

@@ -65,7 +65,7 @@ def test_the_whole_graph_job_runs_a_day_with_unpartitioned_assets():
     @dg.asset(deps=[daily])
     def history() -> None: ...
 
-    job = dg.define_asset_job("whole", selection=dg.AssetSelection.all(), partitions_def=days)
+    job = dg.define_asset_job("whole", selection=dg.AssetSelection.all())
     defs = dg.Definitions(assets=[snapshot, daily, history], jobs=[job])
     with dg.instance_for_test() as instance:
         result = defs.resolve_job_def("whole").execute_in_process(partition_key="2026-11-08", instance=instance)
