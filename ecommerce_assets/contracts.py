@@ -1,13 +1,16 @@
 """Data contracts: the one definition of every record the sources deliver.
 
-Plain pydantic, nothing of ours imported. The API contracts are lax where the Fake
-Store is sloppy (a price is `695` or `109.95`); the event contract is strict JSON, so
-the columnar validator (`ecommerce_assets.validation`) can compile the same rules to
-SQL and agree with pydantic row for row.
+Plain pydantic, nothing of ours imported. Numbers are JSON numbers (`true` is not a
+price, `"3"` is not an id) and must fit a BIGINT; a price may be `695` or `109.95` as
+the Fake Store sends it. Timestamps are ISO 8601 strings in the one spelling both
+pydantic and DuckDB read (`ISO_8601_TIMESTAMP`), never Unix numbers. The event contract
+is strict JSON, so the columnar validator (`ecommerce_assets.validation`) can compile
+the same rules to SQL and agree with pydantic row for row.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -28,8 +31,16 @@ DEVICES = ("desktop", "mobile", "tablet")
 CART_EVENT_TYPES = frozenset({"add_to_cart", "remove_from_cart", "purchase"})
 PRODUCT_PAGE_PREFIX = "/products/"
 
-PositiveId = Annotated[int, Field(ge=1)]
+# The warehouse stores integers as BIGINT: a larger JSON integer is refused, not truncated.
+INT64_MAX = 2**63 - 1
+PositiveId = Annotated[int, Field(ge=1, le=INT64_MAX, strict=True)]
+Count = Annotated[int, Field(ge=0, le=INT64_MAX, strict=True)]
+Amount = Annotated[float, Field(ge=0, strict=True)]
 NonEmptyStr = Annotated[str, Field(min_length=1)]
+# pydantic alone also takes `t`/`z`, `_` for `T`, `+0200`, `,5` and fractions past
+# nanoseconds; DuckDB does not. The contract is the spelling both read.
+ISO_8601_TIMESTAMP = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2})?"
+_ISO_8601_TIMESTAMP = re.compile(ISO_8601_TIMESTAMP)
 
 
 def without_secrets(record: Any) -> Any:
@@ -39,6 +50,16 @@ def without_secrets(record: Any) -> Any:
     if isinstance(record, list):
         return [without_secrets(v) for v in record]
     return record
+
+
+def iso_8601_text(value: Any) -> Any:
+    """A timestamp arrives as text in the contract's spelling (checked before pydantic parses it)."""
+    if not isinstance(value, str):
+        raise ValueError(f"must be an ISO 8601 date-time string, got a JSON {type(value).__name__}")
+    if not _ISO_8601_TIMESTAMP.fullmatch(value):
+        raise ValueError("must be an ISO 8601 date-time such as 2026-11-20T10:00:00.000Z "
+                         "(YYYY-MM-DD, T or a space, HH:MM[:SS[.fraction up to 9 digits]], Z or ±HH:MM)")
+    return value
 
 
 def as_utc(value: datetime) -> datetime:
@@ -64,8 +85,8 @@ def check_inside_window(value: datetime, info: ValidationInfo) -> datetime:
 
 
 class Rating(BaseModel):
-    rate: Annotated[float, Field(ge=0, le=5)]
-    count: Annotated[int, Field(ge=0)]
+    rate: Annotated[float, Field(ge=0, le=5, strict=True)]
+    count: Count
 
 
 class Product(BaseModel):
@@ -73,7 +94,7 @@ class Product(BaseModel):
 
     id: PositiveId
     title: Annotated[str, Field(min_length=1, pattern=r"\S")]
-    price: Annotated[float, Field(ge=0)]
+    price: Amount
     description: str
     category: NonEmptyStr
     image: str
@@ -93,7 +114,7 @@ class Geolocation(BaseModel):
 class Address(BaseModel):
     city: NonEmptyStr
     street: str
-    number: int
+    number: Annotated[int, Field(le=INT64_MAX, strict=True)]
     zipcode: str
     geolocation: Geolocation
 
@@ -115,7 +136,7 @@ class CartItem(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     product_id: Annotated[PositiveId, Field(validation_alias=AliasChoices("productId", "product_id"))]
-    quantity: Annotated[int, Field(ge=1)]
+    quantity: Annotated[int, Field(ge=1, le=INT64_MAX, strict=True)]
 
 
 class Cart(BaseModel):
@@ -127,6 +148,11 @@ class Cart(BaseModel):
     user_id: Annotated[PositiveId, Field(validation_alias=AliasChoices("userId", "user_id"))]
     date: datetime
     products: Annotated[list[CartItem], Field(min_length=1)]
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _date_is_iso_text(cls, value: Any) -> Any:
+        return iso_8601_text(value)
 
     @field_validator("date")
     @classmethod
@@ -178,14 +204,20 @@ class Event(BaseModel):
     event_id: NonEmptyStr
     event_type: Literal["page_view", "add_to_cart", "remove_from_cart", "purchase"]
     page: NonEmptyStr
-    event_time: datetime
+    # Lax only to parse the text `_event_time_is_iso_text` admits: a strict field refuses text once a validator ran.
+    event_time: Annotated[datetime, Field(strict=False)]
     user_id: PositiveId
     session_id: NonEmptyStr
     device: Literal["desktop", "mobile", "tablet"]
     product_id: PositiveId | None = Field(default=None, validate_default=True)
-    price: Annotated[float, Field(ge=0)] | None = Field(default=None, validate_default=True)
-    quantity: Annotated[int, Field(ge=1)] | None = Field(default=None, validate_default=True)
+    price: Amount | None = Field(default=None, validate_default=True)
+    quantity: Annotated[int, Field(ge=1, le=INT64_MAX)] | None = Field(default=None, validate_default=True)
     cart_id: PositiveId | None = Field(default=None, validate_default=True)
+
+    @field_validator("event_time", mode="before")
+    @classmethod
+    def _event_time_is_iso_text(cls, value: Any) -> Any:
+        return iso_8601_text(value)
 
     @field_validator("event_time")
     @classmethod

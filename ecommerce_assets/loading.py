@@ -25,6 +25,7 @@ class LoadResult:
     rejected: int
     duplicates: int = 0
     lines: int = 0
+    blank: int = 0  # blank lines of a file: no record, neither loaded nor refused
 
     def __add__(self, other: LoadResult) -> LoadResult:
         return LoadResult(*(a + b for a, b in zip(astuple(self), astuple(other))))
@@ -41,18 +42,33 @@ def split_records(
     context: dict | None = None,
     partition_date: Any = None,
 ) -> tuple[list[dict], list[dict]]:
-    """Valid rows (shaped by `to_row`) and rejections (with payload and reason)."""
-    rows, rejections = [], []
+    """Valid rows (shaped by `to_row`) and rejections (with payload and reason).
+
+    An id already delivered in the same response is quarantined as a duplicate: the
+    first delivery is kept, as for events.
+    """
+    rows, rejections, seen = [], [], set()
     for record in records:
         try:
-            rows.append(to_row(model.model_validate(record, context=context)))
+            valid = model.model_validate(record, context=context)
         except ValidationError as error:
             why = rejection_from_error(error, record_key(record) if isinstance(record, dict) else None)
-            rejections.append(
-                {"partition_date": partition_date, "source": source, "record_key": why.record_key,
-                 "field": why.field, "rule": why.rule, "reason": why.reason, "payload": _json(record)}
-            )
+            rejections.append(_rejection(why.record_key, why.field, why.rule, why.reason, record, source, partition_date))
+            continue
+        record_id = getattr(valid, "id", None)
+        if record_id is not None and record_id in seen:
+            rejections.append(_rejection(str(record_id), "id", "duplicate",
+                                         f"id: {record_id} was already delivered in this response, kept once (first delivery wins)",
+                                         record, source, partition_date))
+            continue
+        seen.add(record_id)
+        rows.append(to_row(valid))
     return rows, rejections
+
+
+def _rejection(key: str | None, field: str, rule: str, reason: str, record: Any, source: str, partition_date: Any) -> dict:
+    return {"partition_date": partition_date, "source": source, "record_key": key,
+            "field": field, "rule": rule, "reason": reason, "payload": _json(record)}
 
 
 def load_records(

@@ -47,6 +47,7 @@ def load_metadata(result: LoadResult, stats: TableStats, source: str) -> dict[st
         "loaded": dg.MetadataValue.int(result.loaded),
         "rejected": dg.MetadataValue.int(result.rejected),
         "duplicates": dg.MetadataValue.int(result.duplicates),
+        "blank_lines": dg.MetadataValue.int(result.blank),
         "reject_rate": dg.MetadataValue.float(result.rejected / received if received else 0.0),
         "source": dg.MetadataValue.text(source),
         "preview": dg.MetadataValue.md(markdown_preview(stats.preview)),

@@ -18,9 +18,9 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 import annotated_types as at
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Strict, ValidationError
 
-from ecommerce_assets.contracts import RequiredWhen
+from ecommerce_assets.contracts import INT64_MAX, ISO_8601_TIMESTAMP, RequiredWhen
 
 # JSON value types DuckDB's json_type reports, per Python type in a strict contract.
 JSON_TYPES: dict[type, tuple[str, ...]] = {
@@ -33,7 +33,7 @@ SQL_TYPES: dict[type, str] = {str: "VARCHAR", int: "BIGINT", float: "DOUBLE", da
 # ISO-8601 date-time as a JSON string (quotes included): what both DuckDB and pydantic parse.
 COMMON_TIMESTAMP_SHAPE = '"____-__-__T__:__:__.___Z"'
 USUAL_TIMESTAMP_FORMAT = '"%Y-%m-%dT%H:%M:%S.%gZ"'
-ISO_TIMESTAMP_JSON = r'^"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?"$'
+ISO_TIMESTAMP_JSON = f'^"{ISO_8601_TIMESTAMP}"$'
 
 
 @dataclass(frozen=True)
@@ -140,8 +140,19 @@ def value_column(spec: FieldSpec) -> str:
     return f'"val__{spec.name}"'
 
 
-def raw_sql(spec: FieldSpec, source: str = "j") -> str:
-    return f'{source}."{spec.name}"'
+def json_paths_sql(specs: list[FieldSpec]) -> str:
+    """The JSON paths of the fields, for one `json_extract` of them all."""
+    return "[" + ", ".join(sql_literal(f'$."{s.name}"') for s in specs) + "]"
+
+
+def raw_sql(spec: FieldSpec, position: int, source: str = "j") -> str:
+    """The field's JSON text from the `json_extract` list `source`: NULL when missing or null."""
+    return f"nullif({source}[{position + 1}], 'null')"
+
+
+def found_keys_sql(specs: list[FieldSpec], source: str = "j") -> str:
+    """How many of the fields the record has, null-valued ones included."""
+    return " + ".join(f"({source}[{i + 1}] IS NOT NULL)::INTEGER" for i in range(len(specs)))
 
 
 def value_sql(spec: FieldSpec) -> str:
@@ -176,7 +187,11 @@ def json_kind_ok(spec: FieldSpec) -> str:
     return f"{number} AND {value_column(spec)} IS NOT NULL"
 
 
-def _constraint_sql(spec: FieldSpec, constraint: Any, value: str) -> tuple[str, str]:
+def _constraint_sql(spec: FieldSpec, constraint: Any, value: str) -> tuple[str, str] | None:
+    if isinstance(constraint, Strict):
+        return None  # JSON types are always checked strictly (`json_kind_ok`)
+    if isinstance(constraint, at.Le) and spec.base is int and constraint.le >= INT64_MAX:
+        return None  # a BIGINT holds no more: the type rule refuses larger integers
     if isinstance(constraint, at.Ge):
         return "ge", f"{value} >= {constraint.ge!r}"
     if isinstance(constraint, at.Gt):
@@ -208,8 +223,8 @@ def field_rules(spec: FieldSpec) -> list[Rule]:
         allowed = ", ".join(sql_literal(v) for v in spec.literals)
         rules.append(Rule(spec.name, "literal", f"{value} IN ({allowed})", raw))
     for constraint in spec.constraints:
-        name, ok = _constraint_sql(spec, constraint, value)
-        rules.append(Rule(spec.name, name, ok, raw))
+        if compiled := _constraint_sql(spec, constraint, value):
+            rules.append(Rule(spec.name, *compiled, raw))
     return rules
 
 
@@ -259,9 +274,16 @@ def first_failure_sql(rules: list[Rule]) -> str:
     return f"CASE WHEN {all_rules_sql(rules)} THEN NULL {whens} END"
 
 
-def json_struct_sql(specs: list[FieldSpec]) -> str:
-    """The `from_json` structure that keeps every field as raw JSON, for type checks."""
-    return sql_literal(json.dumps({s.name: "JSON" for s in specs}))
+def duplicate_key_rule(key_count: str, found_keys: str, line: str) -> Rule:
+    """No key appears twice at the top of the record.
+
+    DuckDB reads the first of repeated keys and pydantic the last, so a repeated key
+    would make the two paths disagree on the value: the record is refused instead. When
+    the record has only the contract's keys (`key_count` = `found_keys`), they are
+    distinct; the few others get the exact, costlier test.
+    """
+    exact = f"list_unique(json_keys({line})) = {key_count}"
+    return Rule("<record>", "duplicate_key", f"CASE WHEN {key_count} IS NULL OR {key_count} = {found_keys} THEN true ELSE {exact} END")
 
 
 # --- explaining rejects ---------------------------------------------------------------
@@ -274,6 +296,9 @@ def explain(model: type[BaseModel], payload: str | dict, context: dict | None, s
     what SQL refused (a stricter storage rule such as a number too large for BIGINT).
     """
     key = record_key(payload)
+    if isinstance(payload, str) and (repeated := repeated_keys(payload)):
+        name, times = repeated[0]
+        return Rejection(key, name, "duplicate_key", f"{name}: the key appears {times} times in the record, so its value is ambiguous")
     try:
         if isinstance(payload, str):
             model.model_validate_json(payload, context=context)
@@ -285,6 +310,26 @@ def explain(model: type[BaseModel], payload: str | dict, context: dict | None, s
         return None
     field, _, rule = sql_label.partition(":")
     return Rejection(key, field, rule, f"{field}: breaks the storage rule '{rule}'")
+
+
+def repeated_keys(text: str) -> list[tuple[str, int]]:
+    """The keys repeated at the top of a JSON object (with how often they appear), in order."""
+    objects: list[list[tuple[str, Any]]] = []
+
+    def keep_pairs(pairs: list[tuple[str, Any]]) -> dict:
+        objects.append(pairs)
+        return dict(pairs)
+
+    try:
+        value = json.loads(text, object_pairs_hook=keep_pairs)
+    except ValueError:
+        return []
+    if not isinstance(value, dict):
+        return []
+    counts: dict[str, int] = {}
+    for name, _ in objects[-1]:  # the outermost object is completed last
+        counts[name] = counts.get(name, 0) + 1
+    return [(name, times) for name, times in counts.items() if times > 1]
 
 
 def rejection_from_error(error: ValidationError, key: str | None) -> Rejection:

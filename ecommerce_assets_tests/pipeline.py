@@ -30,13 +30,13 @@ from ecommerce_assets.sources.synthetic import ShopConfig, generate_landing
 SMALL_SHOP = ShopConfig(events_per_day=3_000, n_products=60, n_users=300)
 FIRST_DAY, LAST_DAY = date(2026, 11, 2), date(2026, 11, 8)
 
-# Events of one user, quiet otherwise at that hour, exactly 30 minutes apart (one session: only
-# *more* than 30 minutes splits) and then 30 minutes and 1 ms apart (a new session).
+# Events of one user, quiet otherwise at that hour, 29:59.999 apart (one session) and then
+# exactly 30 minutes apart (a new session: 30 minutes of inactivity end a session).
 BOUNDARY_DAY, BOUNDARY_USER = date(2026, 11, 4), 7
 BOUNDARY_EVENTS = (  # (time, event_type, product_id)
     ("02:00:00.000", "page_view", 5),
-    ("02:30:00.000", "add_to_cart", 5),
-    ("03:00:00.001", "page_view", 6),
+    ("02:29:59.999", "add_to_cart", 5),
+    ("02:59:59.999", "page_view", 6),
 )
 
 

@@ -12,7 +12,7 @@ rounded here half away from zero from the exact fraction.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
@@ -35,6 +35,11 @@ SEGMENT_RULES = (  # (segment, (R lo, R hi), (F lo, F hi), M lo)
     ("Cant Lose Them", (1, 2), (3, 5), None),
     ("Hibernating", (1, 2), (1, 2), 3),
 )
+CHURN_ACTIONS = {
+    "High": "Win-back campaign with a personal offer",
+    "Medium": "Re-engagement email with recommendations",
+    "Low": "Nurture: cross-sell and loyalty programme",
+}
 SEGMENT_TIERS = {
     "Champions": "Tier 1", "Loyal Customers": "Tier 1",
     "Potential Loyalists": "Tier 2", "New Customers": "Tier 2",
@@ -58,12 +63,6 @@ def rounded(numerator: int, denominator: int, places: int, scale: int = 1) -> fl
     return float(int(exact + Fraction(1, 2))) / 10**places  # non-negative values only
 
 
-def ntile(n: int, buckets: int = 5) -> np.ndarray:
-    """NTILE over n ordered rows: the first n % buckets buckets hold one extra row."""
-    size, extra = divmod(n, buckets)
-    return np.repeat(np.arange(1, buckets + 1), [size + (i < extra) for i in range(buckets)])
-
-
 def cart_lines(carts: pd.DataFrame) -> pd.DataFrame:
     """raw.carts exploded to one row per line: cart_id, product_id, quantity."""
     rows = [(cart.id, item["product_id"], item["quantity"])
@@ -83,9 +82,9 @@ def _timestamp_text(value: datetime) -> str:
 
 # ------------------------------------------------------------------ prices
 
-def price_at(snapshot: pd.DataFrame, product_id: int, at: datetime) -> int | None:
-    """The product's price (cents) valid at `at`: the version with valid_from <= at < valid_to;
-    before the first version, the first version's; None for a product never snapshotted."""
+def version_at(snapshot: pd.DataFrame, product_id: int, at: datetime) -> pd.Series | None:
+    """The product's snapshot version valid at `at`: the one with valid_from <= at < valid_to;
+    before the first version, the first one; None for a product never snapshotted."""
     versions = snapshot[snapshot["id"] == product_id].sort_values("dbt_valid_from")
     if versions.empty:
         return None
@@ -93,7 +92,13 @@ def price_at(snapshot: pd.DataFrame, product_id: int, at: datetime) -> int | Non
     current = versions[(versions["dbt_valid_from"] <= at) & (at < valid_to)]
     if current.empty and at < versions["dbt_valid_from"].iloc[0]:
         current = versions.head(1)
-    return cents(current["price"].iloc[0]) if not current.empty else None
+    return current.iloc[0] if not current.empty else None
+
+
+def price_at(snapshot: pd.DataFrame, product_id: int, at: datetime) -> int | None:
+    """The product's price (cents) valid at `at` (version_at)."""
+    version = version_at(snapshot, product_id, at)
+    return None if version is None else cents(version["price"])
 
 
 # ------------------------------------------------------------------ marts
@@ -116,19 +121,56 @@ def fct_carts(carts: pd.DataFrame, snapshot: pd.DataFrame) -> pd.DataFrame:
     return out.assign(cart_value=out["value_cents"] / 100)
 
 
-def fct_daily_sales(carts: pd.DataFrame) -> pd.DataFrame:
-    """One row per day with a cart, from fct_carts() rows."""
+def fct_daily_sales(carts: pd.DataFrame, first_day: date, last_day: date) -> pd.DataFrame:
+    """One row per day from first_day to last_day (the window), from fct_carts() rows: a day
+    without carts has zero counts and revenue, and no averages (None)."""
+    window = pd.DatetimeIndex(pd.date_range(first_day, last_day, freq="D"), name="sales_date")
     days = carts.groupby("cart_date").agg(
         total_carts=("cart_id", "count"),
         unique_customers=("user_id", "nunique"),
         total_items_sold=("total_items", "sum"),
         revenue_cents=("value_cents", "sum"),
-    ).reset_index().rename(columns={"cart_date": "sales_date"})
+    ).reindex(window, fill_value=0).reset_index()
     days["revenue"] = days["revenue_cents"] / 100
-    days["avg_items_per_cart"] = [rounded(i, c, 2) for i, c in zip(days.total_items_sold, days.total_carts)]
-    days["avg_carts_per_customer"] = [rounded(c, u, 2) for c, u in zip(days.total_carts, days.unique_customers)]
-    days["avg_cart_value"] = [rounded(r, c, 2, scale=100) for r, c in zip(days.revenue_cents, days.total_carts)]
+
+    def average(numerators, denominators, scale=1):
+        return [rounded(n, d, 2, scale) if d else None for n, d in zip(numerators, denominators)]
+
+    days["avg_items_per_cart"] = average(days.total_items_sold, days.total_carts)
+    days["avg_carts_per_customer"] = average(days.total_carts, days.unique_customers)
+    days["avg_cart_value"] = average(days.revenue_cents, days.total_carts, scale=100)
     return days
+
+
+def fct_category_performance(carts: pd.DataFrame, snapshot: pd.DataFrame) -> pd.DataFrame:
+    """One row per category of the current catalogue: price statistics of its current
+    products, and units and revenue of every cart line credited to the category the product
+    had in the version valid at checkout; ranked by revenue, equal revenues sharing a rank."""
+    current = snapshot[snapshot["dbt_valid_to"].isna()].assign(
+        category=lambda s: s["category"].map(_clean_category), price_cents=lambda s: s["price"].map(cents))
+    catalogue = current.groupby("category")["price_cents"].agg(["count", "sum", "min", "max"])
+    times = carts.set_index("id")["cart_time"]
+    sold = {}  # category -> [units, cents]
+    for line in cart_lines(carts).itertuples():
+        version = version_at(snapshot, line.product_id, times[line.cart_id])
+        if version is not None:
+            totals = sold.setdefault(_clean_category(version["category"]), [0, 0])
+            totals[0] += line.quantity
+            totals[1] += line.quantity * cents(version["price"])
+    out = pd.DataFrame({
+        "category": catalogue.index,
+        "product_count": catalogue["count"].to_numpy(),
+        "avg_price": [rounded(total, n, 2, scale=100) for total, n in zip(catalogue["sum"], catalogue["count"])],
+        "min_price": catalogue["min"].to_numpy() / 100,
+        "max_price": catalogue["max"].to_numpy() / 100,
+        "price_range": (catalogue["max"] - catalogue["min"]).to_numpy() / 100,
+        "units_sold": [sold.get(c, [0, 0])[0] for c in catalogue.index],
+        "revenue_cents": [sold.get(c, [0, 0])[1] for c in catalogue.index],
+    })
+    out["revenue"] = out["revenue_cents"] / 100
+    # rank = 1 + the categories that earned strictly more
+    out["revenue_rank"] = [1 + int((out["revenue_cents"] > r).sum()) for r in out["revenue_cents"]]
+    return out
 
 
 def product_tier(price_cents: int) -> str:
@@ -153,10 +195,21 @@ def dim_products(snapshot: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def rfm_score(values: pd.Series, best_high: bool) -> pd.Series:
+    """Rank-based quintile 1..5, 5 best: 1 + the whole fifths of all customers that score
+    strictly worse. Customers with equal values count the same customers below them, so they
+    get the same score."""
+    ordered = np.sort(values.to_numpy())
+    n = len(ordered)
+    if best_high:  # worse = lower
+        worse = np.searchsorted(ordered, values.to_numpy(), side="left")
+    else:  # worse = higher
+        worse = n - np.searchsorted(ordered, values.to_numpy(), side="right")
+    return pd.Series([1 + 5 * int(w) // n for w in worse], index=values.index)
+
+
 def _score(customers: pd.DataFrame, column: str, best_high: bool) -> pd.Series:
-    """Quintile 1..5 of `column`, 5 best; ties broken by user_id ascending."""
-    ordered = customers.sort_values([column, "user_id"], ascending=[best_high, True])
-    return pd.Series(ntile(len(ordered)), index=ordered.index)
+    return rfm_score(customers[column], best_high)
 
 
 def segment(r: int, f: int, m: int) -> str:
@@ -189,12 +242,62 @@ def dim_user_segments(carts: pd.DataFrame) -> pd.DataFrame:
     return customers
 
 
+def fct_customer_churn(carts: pd.DataFrame, medium_days: int, high_days: int) -> pd.DataFrame:
+    """One row per customer, from fct_carts() rows: days since the last order (from the day
+    after the last sale), the mean of the gaps between consecutive order dates, and the risk:
+    High from high_days of silence, Medium from medium_days or when silent for more than twice
+    a positive mean gap (no rhythm with one order, or with every order on one day), else Low."""
+    as_of = carts["cart_date"].max() + pd.Timedelta(days=1)
+    rows = []
+    for user_id, dates in carts.groupby("user_id")["cart_date"]:
+        ordered = sorted(dates)
+        gaps = [(b - a).days for a, b in zip(ordered, ordered[1:])]
+        mean_gap = Fraction(sum(gaps), len(gaps)) if gaps else None
+        silent = (as_of - ordered[-1]).days
+        if silent >= high_days:
+            risk = "High"
+        elif silent >= medium_days or (mean_gap and silent > 2 * mean_gap):
+            risk = "Medium"
+        else:
+            risk = "Low"
+        rows.append({
+            "user_id": user_id, "as_of_date": as_of, "last_order_date": ordered[-1],
+            "days_since_last_order": silent, "orders": len(ordered),
+            "avg_days_between_orders": None if mean_gap is None else rounded(mean_gap.numerator, mean_gap.denominator, 2),
+            "churn_risk": risk, "recommended_action": CHURN_ACTIONS[risk],
+        })
+    return pd.DataFrame(rows)
+
+
+def fct_daily_engagement(events: pd.DataFrame, gap: pd.Timedelta = SESSION_GAP) -> pd.DataFrame:
+    """One row per day with events: users active that day, in the 7 and in the 30 days ending
+    with it; the day's sessions, events per session and mean session seconds."""
+    active = events[["user_id", "event_date"]].drop_duplicates()
+    sessions = events.assign(session=sessionise(events, gap)).groupby(["event_date", "session"])["event_time"].agg(
+        ["size", "min", "max"])
+    sessions["ms"] = (sessions["max"] - sessions["min"]) // pd.Timedelta(milliseconds=1)
+    days = sessions.groupby("event_date").agg(sessions=("size", "size"), events=("size", "sum"), ms=("ms", "sum"))
+    rows = []
+    for day, totals in days.iterrows():
+        def users_in(n_days: int) -> int:
+            inside = (active["event_date"] > day - pd.Timedelta(days=n_days)) & (active["event_date"] <= day)
+            return active.loc[inside, "user_id"].nunique()
+
+        rows.append({
+            "activity_date": day, "dau": users_in(1), "wau": users_in(7), "mau": users_in(30),
+            "sessions": totals["sessions"],
+            "events_per_session": rounded(int(totals["events"]), int(totals["sessions"]), 2),
+            "avg_session_seconds": rounded(int(totals["ms"]), int(totals["sessions"]), 2, scale=1000),
+        })
+    return pd.DataFrame(rows)
+
+
 def sessionise(events: pd.DataFrame, gap: pd.Timedelta = SESSION_GAP) -> pd.Series:
-    """A session number per event: a user's events of a day, split where more than
-    `gap` (30 minutes) passes between two consecutive events."""
+    """A session number per event: a user's events of a day, split where `gap` (30 minutes)
+    or more passes between two consecutive events (30 minutes of inactivity end a session)."""
     ordered = events.sort_values(["user_id", "event_date", "event_time", "event_id"])
     delay = ordered.groupby(["user_id", "event_date"])["event_time"].diff()
-    starts = delay.isna() | (delay > gap)
+    starts = delay.isna() | (delay >= gap)
     return starts.cumsum().reindex(events.index)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 import duckdb
@@ -11,6 +11,7 @@ import pytest
 
 from ecommerce_assets.dbt_project import dbt_project
 
+from . import reference as ref
 from .pipeline import Shop, copy_shop, data_columns, materialize, shop_environment, table
 
 LATE_DAY = date(2026, 11, 5)
@@ -89,6 +90,65 @@ def test_a_late_file_for_an_old_day_changes_that_day_and_nothing_else(range_shop
                 assert old[day] != new[day], f"{name}: the late day did not change"
             else:
                 assert old[day] == new[day], f"{name}: {day} changed"
+
+
+DBT_ONLY = "tag:partitioning=daily and not group:raw"  # the day's dbt models and their checks
+
+
+def test_rerunning_an_early_day_refreshes_the_rolling_counts_of_the_later_days(range_shop, tmp_path):
+    """WAU and MAU of a day count the 29 days before it: rerunning an early day (late or
+    withdrawn events) must leave every later day's counts as a rebuild from scratch would."""
+    shop = copy_shop(range_shop, tmp_path / "rolling")
+    day = shop.first_day + timedelta(days=1)
+    with duckdb.connect(str(shop.db)) as con:
+        # users whose only events of the week are on `day`: without them, every later day loses them
+        gone = con.execute("DELETE FROM raw.events WHERE event_date = ? AND user_id IN (SELECT user_id FROM raw.events "
+                           "GROUP BY user_id HAVING bool_and(event_date = ?))", [day, day]).fetchall()[0][0]
+        events = con.execute("SELECT * FROM raw.events").df()
+    assert gone > 0
+    before = table(shop, "marts.fct_daily_engagement")
+    with shop_environment(shop) as defs:
+        result = materialize(defs, DBT_ONLY, [day])
+    nested = [e.passed for e in result.get_asset_check_evaluations() if e.check_name == "assert_active_users_nested"]
+    assert nested and all(nested)
+
+    mart = shop.query("SELECT activity_date, dau, wau, mau, sessions, _dbt_invocation_id FROM marts.fct_daily_engagement "
+                      "ORDER BY activity_date")
+    expected = ref.fct_daily_engagement(events).set_index("activity_date")
+    assert [row[:4] for row in mart] == [(d.date(), r.dau, r.wau, r.mau) for d, r in expected.iterrows()]
+    old = {row[0]: row for row in before}
+    later = [row for row in mart if row[0] > day]
+    assert len(later) == 5 and all(row[2:4] != old[row[0]][2:4] for row in later), "the later days must change"
+    # only their rolling counts: the rest of each later day is its own partition's
+    at = data_columns(shop, "marts.fct_daily_engagement").index("sessions")
+    assert all(row[4] == old[row[0]][at] for row in later)
+    invocations = {row[5] for row in mart}
+    assert len(invocations) == 2, "the later rows keep the invocation that built their partition"
+
+
+def test_a_day_without_carts_is_a_row_of_zeros_that_reconciles(range_shop, tmp_path):
+    shop = copy_shop(range_shop, tmp_path / "no-carts")
+    day = shop.first_day + timedelta(days=2)
+    before = shop.query(f"SELECT * EXCLUDE (_dbt_loaded_at, _dbt_invocation_id) FROM marts.fct_daily_sales "
+                        f"WHERE sales_date <> DATE '{day}' ORDER BY ALL")
+    with duckdb.connect(str(shop.db)) as con:  # a day without sales: no carts, no purchase events
+        con.execute("DELETE FROM raw.carts WHERE partition_date = ?", [day])
+        con.execute("DELETE FROM raw.events WHERE event_date = ? AND event_type = 'purchase'", [day])
+    window = [day - timedelta(days=1), day, day + timedelta(days=1)]
+    with shop_environment(shop) as defs:
+        result = materialize(defs, DBT_ONLY, window)
+
+    rows = shop.query(f"SELECT * EXCLUDE (_dbt_loaded_at, _dbt_invocation_id) FROM marts.fct_daily_sales "
+                      f"WHERE sales_date = DATE '{day}'")
+    assert rows == [(day, 0, 0, 0, 0, None, None, None)]
+    assert shop.query(f"SELECT * EXCLUDE (_dbt_loaded_at, _dbt_invocation_id) FROM marts.fct_daily_sales "
+                      f"WHERE sales_date <> DATE '{day}' ORDER BY ALL") == before
+    evaluations = {}
+    for e in result.get_asset_check_evaluations():
+        evaluations.setdefault(e.check_name, {})[e.partition] = e.passed
+    assert evaluations["assert_daily_sales_revenue_matches_carts"] and all(
+        evaluations["assert_daily_sales_revenue_matches_carts"].values())
+    assert evaluations["reconciles_with_cart_lines"] == {d.isoformat(): True for d in window}
 
 
 UNIQUE_EVENT_CHECK = "unique_combination_of_columns_stg_events_event_id__event_date"

@@ -12,6 +12,7 @@ import pytest
 from ecommerce_assets import event_loading
 from ecommerce_assets.contracts import Event, day_window
 from ecommerce_assets.event_loading import load_event_days, load_events
+from ecommerce_assets.validation import explain
 from ecommerce_assets.warehouse import connect
 
 DAY = date(2026, 11, 20)
@@ -74,7 +75,8 @@ DIRTY_CASES = [
     (json.dumps(event("e-zero-user", user_id=0)), "user_id", "greater_than_equal"),
     (json.dumps(event("e-late", event_time="2026-11-19T23:59:59.999Z")), "event_time", "value_error"),
     (json.dumps(event("e-next-day", event_time="2026-11-21T00:00:00Z")), "event_time", "value_error"),
-    (json.dumps(event("e-bad-time", event_time="yesterday")), "event_time", "datetime_parsing"),
+    (json.dumps(event("e-bad-time", event_time="yesterday")), "event_time", "value_error"),
+    (json.dumps(event("e-bad-date", event_time="2026-02-30T10:00:00Z")), "event_time", "datetime_from_date_parsing"),
     (json.dumps(event("e-type", event_type="click")), "event_type", "literal_error"),
     (json.dumps(event("e-device", device="tv")), "device", "literal_error"),
     (json.dumps(event("e-null-user", user_id=None)), "user_id", "int_type"),
@@ -111,7 +113,11 @@ def test_every_broken_rule_is_quarantined_with_its_field_and_reason(con, tmp_pat
 
 
 def test_sql_and_pydantic_agree_on_every_line(con, tmp_path):
-    """The columnar path must never accept what the contract refuses, nor the reverse."""
+    """The columnar path must never accept what the contract refuses, nor the reverse.
+
+    The contract is the pydantic model read as `explain` reads it: a record whose key
+    repeats is refused before the model sees it (json.loads would keep the last value,
+    DuckDB the first)."""
     tricky = [line for line, _, _ in DIRTY_CASES] + [
         json.dumps(event("t1", event_time="2026-11-20 10:00:00")),
         json.dumps(event("t2", event_time="2026-11-20T10:00:00+02:00")),
@@ -131,18 +137,69 @@ def test_sql_and_pydantic_agree_on_every_line(con, tmp_path):
         json.dumps(event("t16", event_time="2026-11-20T10:00:00.123456789Z")),
         # Integers as JSON may spell them: the columnar check compares the value with its text.
         *(json.dumps(add_to_cart(f"t17-{n}", quantity=7777)).replace("7777", n)
-          for n in ("-0", "2.0", "2e0", "2E+0", "-2", "9223372036854775807")),
+          for n in ("-0", "2.0", "2e0", "2E+0", "-2", "9223372036854775807", "9223372036854775808",
+                    "99999999999999999999")),
+        # Spellings pydantic alone would parse and DuckDB would not: outside the contract.
+        *(json.dumps(event(f"t18-{i}", event_time=t)) for i, t in enumerate((
+            "2026-11-20T10:00:00z", "2026-11-20t10:00:00Z", "2026-11-20_10:00:00Z", "2026-11-20T10:00:00+0200",
+            "2026-11-20T10:00:00,5Z", "2026-11-20T10:00:00.1234567891Z", "2026-11-20T10:00Z", "2026-11-20 10:00:00.5+01:00"))),
+        # Repeated keys, whichever value comes first.
+        json.dumps(add_to_cart("t19")).replace('"product_id": 3', '"product_id": 3, "product_id": null'),
+        json.dumps(event("t20")).replace('"event_id": "t20"', '"event_id": "t20", "event_id": "t20b"'),
+        json.dumps(event("t21")).replace('"user_id": 1', '"user_id": 0, "user_id": 1'),
+        json.dumps(event("t22", note="a")).replace('"note": "a"', '"note": "a", "note": "b"'),
+        json.dumps(event("t23", extra={"user_id": 2, "nested": {"user_id": 3}})),
     ]
     path = write_lines(tmp_path / "landing" / "part-00.jsonl", tricky)
     load_events(con, [path], WINDOW)
     refused_by_sql = {p for (p,) in con.execute("SELECT payload FROM raw.events_rejected").fetchall()}
     for line in tricky:
-        try:
-            Event.model_validate_json(line, context={"window": WINDOW})
-            pydantic_accepts = True
-        except ValueError:
-            pydantic_accepts = False
-        assert pydantic_accepts == (line not in refused_by_sql), line
+        contract_accepts = explain(Event, line, {"window": WINDOW}) is None
+        assert contract_accepts == (line not in refused_by_sql), line
+
+
+def test_a_repeated_key_is_refused_naming_the_key(con, tmp_path):
+    lines = [
+        json.dumps(add_to_cart("r1")).replace('"product_id": 3', '"product_id": 3, "product_id": null'),
+        json.dumps(event("r2")).replace('"event_id": "r2"', '"event_id": "r2", "event_id": "a"'),
+        json.dumps(event("r3", note="x")).replace('"note": "x"', '"note": "x", "note": "y"'),
+        json.dumps(event("ok-extra", extra={"event_id": "inner"})),
+        json.dumps({k: v for k, v in event("ok-missing-optional").items() if k != "cart_id"}),
+    ]
+    path = write_lines(tmp_path / "landing" / "part-00.jsonl", lines)
+
+    result = load_events(con, [path], WINDOW)
+
+    assert (result.loaded, result.rejected) == (2, 3)
+    assert sorted(r[0] for r in events_table(con)) == ["ok-extra", "ok-missing-optional"]
+    assert [(line, field, rule) for line, _, field, rule, _ in rejected(con)] == [
+        (1, "product_id", "duplicate_key"), (2, "event_id", "duplicate_key"), (3, "note", "duplicate_key")]
+    assert "product_id: the key appears 2 times" in rejected(con)[0][4]
+
+
+def test_a_timestamp_outside_the_iso_spelling_is_refused_with_the_spelling_expected(con, tmp_path):
+    path = write_lines(tmp_path / "landing" / "part-00.jsonl",
+                       [json.dumps(event("lower-z", event_time="2026-11-20T10:00:00z")),
+                        json.dumps(event("unix", event_time=1795000000)),
+                        json.dumps(add_to_cart("huge-qty")).replace('"quantity": 1', '"quantity": 99999999999999999999')])
+
+    load_events(con, [path], WINDOW)
+
+    rows = rejected(con)
+    assert [(key, field, rule) for _, key, field, rule, _ in rows] == [
+        ("lower-z", "event_time", "value_error"), ("unix", "event_time", "value_error"), ("huge-qty", "quantity", "less_than_equal")]
+    assert "ISO 8601" in rows[0][4] and "JSON int" in rows[1][4]
+
+
+def test_blank_lines_are_counted_not_refused_and_keep_the_line_numbers(con, tmp_path):
+    path = write_lines(tmp_path / "landing" / "part-00.jsonl",
+                       [json.dumps(event("b1")), "", "   ", "\t", json.dumps(event("b5")), "{oops"])
+
+    result = load_events(con, [path], WINDOW)
+
+    assert (result.loaded, result.rejected, result.blank, result.lines) == (2, 1, 3, 6)
+    assert con.execute("SELECT event_id, _source_line FROM raw.events ORDER BY 2").fetchall() == [("b1", 1), ("b5", 5)]
+    assert [(line, rule) for line, _, _, rule, _ in rejected(con)] == [(6, "json_invalid")]
 
 
 def test_duplicate_deliveries_are_kept_once_across_files(con, tmp_path):
@@ -188,8 +245,11 @@ def test_malformed_and_undecodable_lines_in_a_gzip_file(con, tmp_path):
 
     result = load_events(con, [path], WINDOW)
 
-    assert result.loaded == 2 and result.rejected == 2
+    assert (result.loaded, result.rejected, result.blank, result.lines) == (2, 2, 1, 5)
     assert [(line, rule) for line, _, _, rule, _ in rejected(con)] == [(2, "unreadable"), (5, "json_invalid")]
+    # The undecodable line is kept as it was, its bad bytes escaped (the reader shows them as '?').
+    payloads = con.execute("SELECT payload FROM raw.events_rejected ORDER BY line_number").fetchall()
+    assert payloads == [("\\xff\\xfe not utf-8",), ("{broken",)]
 
 
 def test_rerun_changes_nothing_and_replaces_only_its_partition(con, tmp_path):

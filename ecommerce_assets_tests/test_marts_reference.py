@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from . import reference as ref
-from .pipeline import BOUNDARY_DAY
+from .pipeline import BOUNDARY_DAY, BOUNDARY_EVENTS, BOUNDARY_USER, FIRST_DAY, LAST_DAY
 
 DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
 DBT = Path(sys.executable).with_name("dbt")
@@ -119,7 +119,7 @@ def test_fct_carts(built_shop, expected_carts):
 
 def test_fct_daily_sales(built_shop, expected_carts):
     assert_matches(
-        read(built_shop, "marts.fct_daily_sales"), ref.fct_daily_sales(expected_carts), ["sales_date"],
+        read(built_shop, "marts.fct_daily_sales"), ref.fct_daily_sales(expected_carts, FIRST_DAY, LAST_DAY), ["sales_date"],
         same_names("total_carts", "unique_customers", "total_items_sold", "revenue",
                    "avg_items_per_cart", "avg_carts_per_customer", "avg_cart_value"),
         {"revenue": MONEY, "avg_items_per_cart": MONEY, "avg_carts_per_customer": MONEY, "avg_cart_value": MONEY},
@@ -143,6 +143,8 @@ def test_dim_products_tiers(built_shop, raw):
 def test_dim_user_segments(built_shop, expected_carts):
     expected = ref.dim_user_segments(expected_carts)
     assert expected["user_segment"].nunique() >= 5, "the shop must exercise several segments"
+    # a week of carts: recency and frequency are full of ties, which the scores must respect
+    assert expected["recency_days"].duplicated().any() and expected["frequency"].duplicated().any()
     assert_matches(
         read(built_shop, "marts.dim_user_segments"), expected, ["user_id"],
         same_names("as_of_date", "first_order_date", "last_order_date", "recency_days", "frequency", "monetary",
@@ -151,12 +153,94 @@ def test_dim_user_segments(built_shop, expected_carts):
     )
 
 
+def test_rfm_scores_are_equal_for_equal_values_and_rank_based_quintiles():
+    """1 + the whole fifths of customers strictly worse: ties share a score, 1..5, in order."""
+    values = pd.Series([1, 1, 1, 1, 1, 1, 2, 2, 3, 9])  # ten customers
+    assert ref.rfm_score(values, best_high=True).tolist() == [1, 1, 1, 1, 1, 1, 4, 4, 5, 5]
+    assert ref.rfm_score(values, best_high=False).tolist() == [3, 3, 3, 3, 3, 3, 2, 2, 1, 1]
+    assert ref.rfm_score(pd.Series(range(10)), best_high=True).tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+
+
+def test_dim_user_segments_gives_equal_values_equal_scores(built_shop):
+    segments = read(built_shop, "marts.dim_user_segments")
+    for value, score in (("recency_days", "recency_score"), ("frequency", "frequency_score"),
+                         ("monetary", "monetary_score")):
+        scores_per_value = segments.groupby(value)[score].nunique()
+        assert (scores_per_value == 1).all(), f"{score} differs among equal {value}: {scores_per_value[scores_per_value > 1].to_dict()}"
+        ordered = segments.sort_values(value, ascending=value != "recency_days")[score]
+        assert ordered.is_monotonic_increasing and set(ordered) <= {1, 2, 3, 4, 5}, score
+
+
+def test_fct_customer_churn(built_shop, expected_carts):
+    churn_vars = yaml.safe_load((DBT_PROJECT / "dbt_project.yml").read_text())["vars"]
+    expected = ref.fct_customer_churn(expected_carts, churn_vars["churn_medium_days"], churn_vars["churn_high_days"])
+    one_day = expected[(expected["orders"] >= 2) & (expected["avg_days_between_orders"] == 0)]
+    assert len(one_day), "the shop must have customers with several orders on one day"
+    assert set(one_day["churn_risk"]) == {"Low"}, "orders on one day show no rhythm: like a single order"
+    assert {"Low", "Medium"} <= set(expected["churn_risk"])
+    assert_matches(
+        read(built_shop, "marts.fct_customer_churn"), expected, ["user_id"],
+        same_names("as_of_date", "last_order_date", "days_since_last_order", "orders", "avg_days_between_orders",
+                   "churn_risk", "recommended_action"),
+        {"avg_days_between_orders": MONEY},
+    )
+
+
+def test_fct_category_performance(built_shop, raw):
+    assert_matches(
+        read(built_shop, "marts.fct_category_performance"),
+        ref.fct_category_performance(raw["carts"], raw["products_snapshot"]), ["category"],
+        same_names("product_count", "avg_price", "min_price", "max_price", "price_range", "units_sold", "revenue",
+                   "revenue_rank"),
+        dict.fromkeys(["avg_price", "min_price", "max_price", "price_range", "revenue"], MONEY),
+    )
+
+
+def test_fct_category_performance_ranks_equal_revenues_equally(built_shop, tmp_path):
+    """Two categories without sales tie at revenue 0: they share the rank after the others."""
+    copy = tmp_path / "ecommerce.duckdb"
+    shutil.copy(built_shop, copy)
+    with duckdb.connect(str(copy)) as con:
+        categories = [c for (c,) in con.sql("SELECT category FROM marts.fct_category_performance ORDER BY revenue LIMIT 2").fetchall()]
+        con.execute("DELETE FROM intermediate.int_cart_lines WHERE category IN (?, ?)", categories)
+    run_dbt(copy, tmp_path, "run", "--select", "fct_category_performance")
+    ranks = read(copy, "marts.fct_category_performance").set_index("category")
+    assert len(ranks) >= 4
+    zero = ranks.loc[categories]
+    assert (zero["revenue"] == 0).all()
+    assert zero["revenue_rank"].tolist() == [len(ranks) - 1] * 2
+    assert sorted(ranks["revenue_rank"]) == [*range(1, len(ranks) - 1), len(ranks) - 1, len(ranks) - 1]
+
+
+def test_int_sessions_end_after_30_minutes_of_inactivity_not_before(built_shop):
+    """The boundary events (pipeline.BOUNDARY_EVENTS): 29:59.999 apart, one session; exactly
+    30 minutes apart, a new one."""
+    times = [pd.Timestamp(f"{BOUNDARY_DAY}T{time}") for time, _, _ in BOUNDARY_EVENTS]
+    with duckdb.connect(str(built_shop), read_only=True) as con:
+        sessions = con.execute(
+            "SELECT session_start, session_end, event_count FROM intermediate.int_sessions "
+            "WHERE user_id = ? AND session_start < ? AND session_end >= ? ORDER BY session_start",
+            [BOUNDARY_USER, times[-1] + pd.Timedelta(minutes=30), times[0] - pd.Timedelta(minutes=30)],
+        ).fetchall()
+    assert sessions == [(times[0], times[1], 2), (times[2], times[2], 1)]
+
+
+def test_fct_daily_engagement(built_shop, raw):
+    expected = ref.fct_daily_engagement(raw["events"])
+    assert (expected["mau"] > expected["dau"]).any(), "the week must make the rolling counts differ from DAU"
+    assert_matches(
+        read(built_shop, "marts.fct_daily_engagement"), expected, ["activity_date"],
+        same_names("dau", "wau", "mau", "sessions", "events_per_session", "avg_session_seconds"),
+        {"events_per_session": MONEY, "avg_session_seconds": MONEY},
+    )
+
+
 def test_fct_funnel_daily(built_shop, raw):
     expected = ref.fct_funnel_daily(raw["events"])
-    # the boundary events make "more than 30 minutes" and "30 minutes or more" disagree
-    at_least_30 = ref.fct_funnel_daily(raw["events"], gap=ref.SESSION_GAP - pd.Timedelta(microseconds=1))
+    # the boundary events make "30 minutes or more" and "more than 30 minutes" disagree
+    more_than_30 = ref.fct_funnel_daily(raw["events"], gap=ref.SESSION_GAP + pd.Timedelta(microseconds=1))
     day = expected["funnel_date"] == pd.Timestamp(BOUNDARY_DAY)
-    assert at_least_30.loc[day, "sessions"].item() == expected.loc[day, "sessions"].item() + 1
+    assert more_than_30.loc[day, "sessions"].item() == expected.loc[day, "sessions"].item() - 1
     rates = ["view_rate", "add_rate", "purchase_rate", "overall_conversion"]
     assert_matches(
         read(built_shop, "marts.fct_funnel_daily"), expected, ["funnel_date"],

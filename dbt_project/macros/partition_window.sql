@@ -47,3 +47,19 @@
         delete from {{ this }} where {{ in_partition_window(column) }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- Whether the window bound `name` was left at its all-history default (no var, no environment). -#}
+{% macro window_bound_is_default(name) -%}
+    {{ return(window_date(name) == {'min_date': '1970-01-01', 'max_date': '9999-12-31'}[name]) }}
+{%- endmacro %}
+
+{#- One row per day of the window (`date_day`), for a daily model that reports a day without
+    data as a row of zeros. A bound left at its all-history default (a hand-run build) has no
+    day to count from: the SQL expressions `first_day` and `last_day` (inclusive, e.g. the
+    first and last day with data) stand in for it. -#}
+{% macro partition_window_days(first_day, last_day) -%}
+    {{ partition_window_check() }}
+    {%- set window_first = first_day if window_bound_is_default('min_date') else partition_bound('min_date') -%}
+    {%- set window_last = last_day if window_bound_is_default('max_date') else partition_bound('max_date') ~ ' - 1' -%}
+    select cast(unnest(generate_series({{ window_first }}, {{ window_last }}, interval 1 day)) as date) as date_day
+{%- endmacro %}

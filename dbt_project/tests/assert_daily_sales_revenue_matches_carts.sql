@@ -1,4 +1,5 @@
--- A day's revenue and cart count are exactly those of its carts.
+-- A day's revenue and cart count are exactly those of its carts; a day without carts has a
+-- row of zeros, and no day with carts lacks its row.
 with daily_sales as (
 
     select * from {{ ref('fct_daily_sales') }}
@@ -30,6 +31,5 @@ from daily_sales
 full outer join cart_totals
     on daily_sales.sales_date = cart_totals.cart_date
 where daily_sales.sales_date is null
-    or cart_totals.cart_date is null
-    or daily_sales.revenue <> cart_totals.revenue
-    or daily_sales.total_carts <> cart_totals.total_carts
+    or daily_sales.revenue <> coalesce(cart_totals.revenue, 0)
+    or daily_sales.total_carts <> coalesce(cart_totals.total_carts, 0)

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
-# The collector opens a new session after 30 minutes of silence, so gaps stay below that.
+# The collector opens a new session after 30 minutes of silence (a gap of 30:00 or more, as
+# int_sessions splits them), so gaps inside a session stay below that.
 MAX_GAP_MS = 29 * 60_000 + 30_000
 CHUNK_EVENTS = 500_000
 MAX_VIEWS = 400

@@ -9,7 +9,9 @@
 }}
 
 -- Sessions are rebuilt per user, not taken from the collector's session_id: collector
--- sessions of one user can overlap. Partitions are days, so a session ends at midnight UTC.
+-- sessions of one user can overlap. 30 minutes of inactivity end a session: an event 30
+-- minutes or more after the user's previous one starts a new session. Partitions are days,
+-- so a session also ends at midnight UTC (a visit across midnight is two sessions).
 
 with events as (
 
@@ -48,7 +50,7 @@ events_numbered as (
         -- a running count of session starts numbers the user's sessions of the day
         count(*) filter (
             where previous_event_time is null
-                or event_time - previous_event_time > interval 30 minute
+                or event_time - previous_event_time >= interval 30 minute
         ) over (
             partition by user_id, event_date
             order by event_time, event_id

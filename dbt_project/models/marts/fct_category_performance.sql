@@ -46,9 +46,11 @@ final as (
         cast(round(catalogue.avg_price, 2) as decimal(12, 2)) as avg_price,
         catalogue.min_price,
         catalogue.max_price,
+        cast(catalogue.max_price - catalogue.min_price as decimal(12, 2)) as price_range,
         cast(coalesce(sales.units_sold, 0) as bigint) as units_sold,
         cast(coalesce(sales.revenue, 0) as decimal(18, 2)) as revenue,
-        cast(rank() over (order by coalesce(sales.revenue, 0) desc, catalogue.category) as integer) as revenue_rank,
+        -- categories with equal revenue share a rank (the next rank is skipped)
+        cast(rank() over (order by coalesce(sales.revenue, 0) desc) as integer) as revenue_rank,
         {{ audit_columns() }}
 
     from catalogue

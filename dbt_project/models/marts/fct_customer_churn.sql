@@ -29,8 +29,9 @@ churn_risks as (
         case
             when days_since_last_order >= {{ var('churn_high_days') | int }} then 'High'
             when days_since_last_order >= {{ var('churn_medium_days') | int }} then 'Medium'
-            -- overdue: silent for more than twice the customer's own rhythm
-            when orders >= 2 and days_since_last_order > 2 * avg_days_between_orders then 'Medium'
+            -- overdue: silent for more than twice the customer's own rhythm. Orders all on one
+            -- day (a mean gap of 0) show no rhythm, like a single order: only the thresholds apply.
+            when avg_days_between_orders > 0 and days_since_last_order > 2 * avg_days_between_orders then 'Medium'
             else 'Low'
         end as churn_risk
 

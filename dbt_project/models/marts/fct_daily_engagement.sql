@@ -5,11 +5,13 @@
         tags=['daily'],
         meta={'partition_column': 'activity_date'},
         pre_hook="{{ delete_partition_window() }}",
+        post_hook="{{ refresh_rolling_active_users(ref('int_user_daily_activity')) }}",
     )
 }}
 
 -- WAU and MAU of a day count users active in the 7 and 30 days ending that day, so this
--- model (alone) reads int_user_daily_activity 29 days before the window.
+-- model (alone) reads int_user_daily_activity 29 days before the window, and its post-hook
+-- refreshes the WAU and MAU of the rows already there for the 29 days after the window.
 
 with trailing_activity as (
 
@@ -39,20 +41,7 @@ activity_days as (
 
 active_users as (
 
-    select
-        activity_days.activity_date,
-        count(distinct trailing_activity.user_id) filter (
-            where trailing_activity.activity_date = activity_days.activity_date
-        ) as dau,
-        count(distinct trailing_activity.user_id) filter (
-            where trailing_activity.activity_date > activity_days.activity_date - 7
-        ) as wau,
-        count(distinct trailing_activity.user_id) as mau
-
-    from activity_days
-    inner join trailing_activity
-        on trailing_activity.activity_date between activity_days.activity_date - 29 and activity_days.activity_date
-    group by activity_days.activity_date
+    {{ active_users_by_day('activity_days', 'trailing_activity') }}
 
 ),
 
