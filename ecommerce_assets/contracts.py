@@ -33,8 +33,10 @@ PRODUCT_PAGE_PREFIX = "/products/"
 
 # The warehouse stores integers as BIGINT: a larger JSON integer is refused, not truncated.
 INT64_MAX = 2**63 - 1
-PositiveId = Annotated[int, Field(ge=1, le=INT64_MAX, strict=True)]
-Count = Annotated[int, Field(ge=0, le=INT64_MAX, strict=True)]
+Int64 = Annotated[int, Field(le=INT64_MAX, strict=True)]
+PositiveId = Annotated[Int64, Field(ge=1)]
+Count = Annotated[Int64, Field(ge=0)]
+Quantity = Annotated[Int64, Field(ge=1)]
 Amount = Annotated[float, Field(ge=0, strict=True)]
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 # pydantic alone also takes `t`/`z`, `_` for `T`, `+0200`, `,5` and fractions past
@@ -114,7 +116,7 @@ class Geolocation(BaseModel):
 class Address(BaseModel):
     city: NonEmptyStr
     street: str
-    number: Annotated[int, Field(le=INT64_MAX, strict=True)]
+    number: Int64
     zipcode: str
     geolocation: Geolocation
 
@@ -136,7 +138,7 @@ class CartItem(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     product_id: Annotated[PositiveId, Field(validation_alias=AliasChoices("productId", "product_id"))]
-    quantity: Annotated[int, Field(ge=1, le=INT64_MAX, strict=True)]
+    quantity: Quantity
 
 
 class Cart(BaseModel):
@@ -211,7 +213,7 @@ class Event(BaseModel):
     device: Literal["desktop", "mobile", "tablet"]
     product_id: PositiveId | None = Field(default=None, validate_default=True)
     price: Amount | None = Field(default=None, validate_default=True)
-    quantity: Annotated[int, Field(ge=1, le=INT64_MAX)] | None = Field(default=None, validate_default=True)
+    quantity: Quantity | None = Field(default=None, validate_default=True)
     cart_id: PositiveId | None = Field(default=None, validate_default=True)
 
     @field_validator("event_time", mode="before")

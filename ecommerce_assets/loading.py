@@ -52,7 +52,7 @@ def split_records(
         try:
             valid = model.model_validate(record, context=context)
         except ValidationError as error:
-            why = rejection_from_error(error, record_key(record) if isinstance(record, dict) else None)
+            why = rejection_from_error(error, record_key(record))
             rejections.append(_rejection(why.record_key, why.field, why.rule, why.reason, record, source, partition_date))
             continue
         record_id = getattr(valid, "id", None)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import types
 import typing
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -145,8 +146,8 @@ def json_paths_sql(specs: list[FieldSpec]) -> str:
     return "[" + ", ".join(sql_literal(f'$."{s.name}"') for s in specs) + "]"
 
 
-def raw_sql(spec: FieldSpec, position: int, source: str = "j") -> str:
-    """The field's JSON text from the `json_extract` list `source`: NULL when missing or null."""
+def raw_sql(position: int, source: str = "j") -> str:
+    """The JSON text of the field at `position` in the `json_extract` list `source`: NULL when missing or null."""
     return f"nullif({source}[{position + 1}], 'null')"
 
 
@@ -295,8 +296,9 @@ def explain(model: type[BaseModel], payload: str | dict, context: dict | None, s
     `sql_label` is the columnar verdict; it stands as the reason when pydantic accepts
     what SQL refused (a stricter storage rule such as a number too large for BIGINT).
     """
-    key = record_key(payload)
-    if isinstance(payload, str) and (repeated := repeated_keys(payload)):
+    record, repeated = read_json(payload) if isinstance(payload, str) else (payload, [])
+    key = record_key(record)
+    if repeated:
         name, times = repeated[0]
         return Rejection(key, name, "duplicate_key", f"{name}: the key appears {times} times in the record, so its value is ambiguous")
     try:
@@ -312,8 +314,9 @@ def explain(model: type[BaseModel], payload: str | dict, context: dict | None, s
     return Rejection(key, field, rule, f"{field}: breaks the storage rule '{rule}'")
 
 
-def repeated_keys(text: str) -> list[tuple[str, int]]:
-    """The keys repeated at the top of a JSON object (with how often they appear), in order."""
+def read_json(text: str) -> tuple[Any, list[tuple[str, int]]]:
+    """The JSON text parsed (None when it is not JSON), and the keys repeated at the top of
+    its object with how often they appear, in order."""
     objects: list[list[tuple[str, Any]]] = []
 
     def keep_pairs(pairs: list[tuple[str, Any]]) -> dict:
@@ -323,13 +326,11 @@ def repeated_keys(text: str) -> list[tuple[str, int]]:
     try:
         value = json.loads(text, object_pairs_hook=keep_pairs)
     except ValueError:
-        return []
+        return None, []
     if not isinstance(value, dict):
-        return []
-    counts: dict[str, int] = {}
-    for name, _ in objects[-1]:  # the outermost object is completed last
-        counts[name] = counts.get(name, 0) + 1
-    return [(name, times) for name, times in counts.items() if times > 1]
+        return value, []
+    counts = Counter(name for name, _ in objects[-1])  # the outermost object is completed last
+    return value, [(name, times) for name, times in counts.items() if times > 1]
 
 
 def rejection_from_error(error: ValidationError, key: str | None) -> Rejection:
@@ -340,14 +341,8 @@ def rejection_from_error(error: ValidationError, key: str | None) -> Rejection:
     return Rejection(key, field, first["type"], reason)
 
 
-def record_key(payload: str | dict) -> str | None:
-    """The record's id if it has one we can read, to name it in errors."""
-    record = payload
-    if isinstance(payload, str):
-        try:
-            record = json.loads(payload)
-        except ValueError:
-            return None
+def record_key(record: Any) -> str | None:
+    """The (parsed) record's id if it has one, to name it in errors."""
     if not isinstance(record, dict):
         return None
     for key in ("event_id", "id"):

@@ -22,16 +22,11 @@
     so replacing the window changes those of the rows already there for the 29 days after it
     (a past day rerun to absorb late events). They are recomputed in place from `activity`
     (int_user_daily_activity), in the model's transaction; their other columns belong to
-    their own partitions and stay. A run of the latest day finds no such rows: one count
-    of at most 29 rows, no update. -#}
+    their own partitions and stay. A run of the latest day finds no such rows and updates
+    none. -#}
 {% macro refresh_rolling_active_users(activity) -%}
-    {%- if execute and is_incremental() -%}
+    {%- if is_incremental() -%}
         {%- set window_end = partition_bound('max_date') | trim -%}
-        {%- set later_rows = run_query(
-            "select count(*) from " ~ this ~ " where activity_date >= " ~ window_end
-            ~ " and activity_date < " ~ window_end ~ " + 29"
-        ).columns[0].values()[0] | int -%}
-        {%- if later_rows > 0 %}
 update {{ this }} as engagement
 set
     wau = refreshed.wau,
@@ -63,6 +58,5 @@ from (
 
 ) as refreshed
 where engagement.activity_date = refreshed.activity_date
-        {%- endif -%}
     {%- endif -%}
 {%- endmacro %}

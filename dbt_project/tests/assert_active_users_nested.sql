@@ -8,5 +8,5 @@ select
     mau
 
 from {{ ref('fct_daily_engagement') }}
-where {{ in_partition_lookahead('activity_date', 29) }}
+where {{ in_partition_window('activity_date', days_after=29) }}
     and not (0 < dau and dau <= wau and wau <= mau)

@@ -20,7 +20,7 @@ with trailing_activity as (
         activity_date
 
     from {{ ref('int_user_daily_activity') }}
-    where {{ in_partition_lookback('activity_date', 29) }}
+    where {{ in_partition_window('activity_date', days_before=29) }}
 
 ),
 
