@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import subprocess
 import sys
 import textwrap
@@ -61,6 +63,23 @@ def test_a_writer_gives_up_with_a_clear_error_after_its_timeout(tmp_path):
     holder.wait(timeout=10)
 
 
+def wait_until_locked_by_another_process(db: Path, holder: subprocess.Popen, timeout: float = 120) -> None:
+    """Return once another process holds the warehouse's write lock (polled, never held long:
+    a writer that meets the probe's brief hold just waits its 0.2 s turn)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and holder.poll() is None:
+        fd = os.open(lock_path(db), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except BlockingIOError:
+            return
+        finally:
+            os.close(fd)
+        time.sleep(0.05)
+    raise AssertionError(f"no other process took the lock on {db} within {timeout} s (exit code {holder.poll()})")
+
+
 def test_two_runs_writing_at_once_both_succeed_with_the_right_data(range_shop, tmp_path):
     """A dbt build (its subprocess holds the DuckDB file) and a raw load start together."""
     shop = copy_shop(range_shop, tmp_path / "concurrent")
@@ -69,7 +88,7 @@ def test_two_runs_writing_at_once_both_succeed_with_the_right_data(range_shop, t
         [sys.executable, "-c", textwrap.dedent(RUN_SLICE), str(shop.root), "tag:partitioning=daily and not group:raw", "2026-11-05"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    time.sleep(4)  # the dbt build is under way
+    wait_until_locked_by_another_process(shop.db, daily)  # the dbt build is under way
     raw = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(RUN_SLICE), str(shop.root), "key:raw/events", "2026-11-06"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
