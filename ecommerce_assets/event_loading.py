@@ -6,7 +6,8 @@ The days of a run (one, or a whole range) are loaded in one transaction:
    batch); DuckDB checks every line against the SQL compiled from the pydantic `Event`
    contract, with its file's day as the window, and appends the valid ones, with their
    file and line, straight into raw.events (compressed; large appends go to disk before
-   commit), while pydantic explains the few rejected lines;
+   commit), while pydantic explains the few rejected lines (a file holding a carriage
+   return is read through a copy that ends its lines as NDJSON does: `line_endings`);
 3. a later delivery of an event_id already seen that day (file name, then line order)
    is never appended: it goes to quarantine, so nothing is deleted from freshly written
    data. Repeats inside a batch are settled with the batch; a row whose id an earlier
@@ -16,7 +17,7 @@ A failure anywhere rolls every day of the load back to what it was.
 
 from __future__ import annotations
 
-import gzip
+import tempfile
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +28,7 @@ from pathlib import Path
 import duckdb
 
 from ecommerce_assets.contracts import EVENT_REQUIREMENTS, Event, day_window
+from ecommerce_assets.line_endings import open_bytes, readable_copies
 from ecommerce_assets.loading import LoadResult
 from ecommerce_assets.validation import (
     Rejection,
@@ -114,8 +116,10 @@ def _read_lines_sql(paths: str) -> str:
     )
 
 
-def stage_batch(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile]) -> None:
+def stage_batch(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile], read_as: Mapping[Path, Path] | None = None) -> None:
     """One pass over a batch into a temp table: typed values and each line's first broken rule.
+
+    A file is read through its copy in `read_as`, if it has one (`line_endings`).
 
     Each field's JSON text and typed value are computed once, innermost, because DuckDB
     does not share repeated expressions between the rules. JSON is parsed only when valid:
@@ -131,12 +135,14 @@ def stage_batch(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile]) -> Non
     typed = ", ".join(f'{value_column(spec)} AS "{spec.name}"' for spec in EVENT_SPECS)
     con.execute("DROP TABLE IF EXISTS events_unreadable")
     con.execute("DROP TABLE IF EXISTS events_unreadable_scan")
-    paths = ", ".join(sql_literal(str(p)) for _, p in files)
+    sources = ", ".join(sql_literal(str(p)) for _, p in files)
+    paths = ", ".join(sql_literal(str((read_as or {}).get(p, p))) for _, p in files)
     days = ", ".join(f"{sql_literal(day)}::DATE" for day, _ in files)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE events_batch_files AS
-        SELECT unnest(range({len(files)})) AS file_index, unnest([{paths}]) AS source_file, unnest([{days}]) AS file_day
+        SELECT unnest(range({len(files)})) AS file_index, unnest([{sources}]) AS source_file, unnest([{paths}]) AS read_file,
+               unnest([{days}]) AS file_day
         """
     )
     # The reader's file_index (the file's position in the list) per row, not its path;
@@ -180,7 +186,7 @@ def _number_lines(con: duckdb.DuckDBPyConnection) -> str:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE events_files AS
-        SELECT f.file_index, f.source_file, f.file_day, parse_filename(f.source_file) AS file_name, min(c.rowid) AS first_rowid,
+        SELECT f.file_index, f.source_file, f.read_file, f.file_day, parse_filename(f.source_file) AS file_name, min(c.rowid) AS first_rowid,
                count(*) FILTER (c.failed_rule = '{BLANK}') AS blank_lines
         FROM events_batch_files f JOIN events_checked c USING (file_index) GROUP BY ALL
         """
@@ -188,7 +194,7 @@ def _number_lines(con: duckdb.DuckDBPyConnection) -> str:
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE events_skipped AS
-        SELECT s.file_path AS source_file,
+        SELECT s.file_path AS read_file,
                e.line - row_number() OVER (PARTITION BY s.file_path ORDER BY e.line) AS readable_before
         FROM (SELECT DISTINCT scan_id, file_id, line FROM events_unreadable) e
         JOIN events_unreadable_scan s USING (scan_id, file_id)
@@ -197,7 +203,7 @@ def _number_lines(con: duckdb.DuckDBPyConnection) -> str:
     ordinal = "(c.rowid - f.first_rowid + 1)"
     if not scalar(con, "SELECT count(*) FROM events_skipped"):
         return ordinal
-    skipped_before = f"(SELECT count(*) FROM events_skipped s WHERE s.source_file = f.source_file AND s.readable_before < {ordinal})"
+    skipped_before = f"(SELECT count(*) FROM events_skipped s WHERE s.read_file = f.read_file AND s.readable_before < {ordinal})"
     return f"{ordinal} + {skipped_before}"
 
 
@@ -307,8 +313,11 @@ def _quarantine_duplicates(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _refused_lines(con: duckdb.DuckDBPyConnection, line_number: str) -> tuple[list[tuple], list[dict]]:
-    """The batch's lines to explain (day, file, line, SQL verdict, text), and its unreadable lines as quarantined."""
+def _refused_lines(con: duckdb.DuckDBPyConnection, line_number: str, copied: Sequence[Path] = ()) -> tuple[list[tuple], list[dict]]:
+    """The batch's lines to explain (day, file, line, SQL verdict, text), and its unreadable lines as quarantined.
+
+    A line read from a newline copy (`copied`, by original) is explained and kept as its file has it.
+    """
     refused = con.execute(
         f"""
         SELECT f.file_day, f.source_file, {line_number}, c.failed_rule, c.payload
@@ -318,13 +327,17 @@ def _refused_lines(con: duckdb.DuckDBPyConnection, line_number: str) -> tuple[li
     ).fetchall()
     unreadable = con.execute(
         """
-        SELECT DISTINCT f.file_day, s.file_path, e.line, e.csv_line, e.error_message
+        SELECT DISTINCT f.file_day, f.source_file, e.line, e.csv_line, e.error_message
         FROM events_unreadable e JOIN events_unreadable_scan s USING (scan_id, file_id)
-        JOIN events_batch_files f ON f.source_file = s.file_path
+        JOIN events_batch_files f ON f.read_file = s.file_path
         ORDER BY 2, 3
         """
     ).fetchall()
-    originals = _original_lines({(source_file, line) for _, source_file, line, _, _ in unreadable})
+    copied_names = {str(path) for path in copied}
+    originals = _original_lines({(source_file, line) for _, source_file, line, _, _ in unreadable} |
+                                {(source_file, line) for _, source_file, line, _, _ in refused if source_file in copied_names})
+    refused = [(day, source_file, line, rule, originals.get((source_file, line), payload))
+               for day, source_file, line, rule, payload in refused]
     return refused, [
         _quarantine_row(day, source_file, line_number, originals.get((source_file, line_number), payload),
                         Rejection(None, "<record>", "unreadable", f"<record>: {message}"))
@@ -333,16 +346,15 @@ def _refused_lines(con: duckdb.DuckDBPyConnection, line_number: str) -> tuple[li
 
 
 def _original_lines(wanted: set[tuple[str, int]]) -> dict[tuple[str, int], str]:
-    """The text of the (file, line) the reader could not decode, its bad bytes as \\xNN escapes.
+    """The text of each (file, line) as the file has it, undecodable bytes as \\xNN escapes.
 
-    DuckDB's rejects table shows such bytes as '?'; the original is read back from the
-    file (only files that have such lines, rarely any).
+    For lines the reader could not decode (DuckDB's rejects table shows such bytes as '?')
+    or read from a newline copy: only files that have such lines, rarely any.
     """
     found: dict[tuple[str, int], str] = {}
     for source_file in sorted({source_file for source_file, _ in wanted}):
         numbers = {line for name, line in wanted if name == source_file}
-        opener = gzip.open if source_file.endswith(".gz") else open
-        with opener(source_file, "rb") as lines:
+        with open_bytes(Path(source_file)) as lines:
             for number, raw in enumerate(lines, 1):
                 if number in numbers:
                     found[(source_file, number)] = raw.rstrip(b"\r\n").decode("utf-8", "backslashreplace")
@@ -392,19 +404,21 @@ def load_event_days(con: duckdb.DuckDBPyConnection, files_by_day: Mapping[date, 
     con.execute("CREATE OR REPLACE TEMP TABLE events_seen (h UBIGINT, d DATE)")
     con.execute("DROP TABLE IF EXISTS events_suspects")
     explained: list[Future] = []
-    with transaction(con), ThreadPoolExecutor(max_workers=1) as explainer:
+    with tempfile.TemporaryDirectory(prefix="ecommerce-events-") as scratch, \
+            transaction(con), ThreadPoolExecutor(max_workers=1) as explainer:
+        read_as = readable_copies([path for _, path in files], Path(scratch))
         con.execute(f"DELETE FROM {qualified(EVENTS_TABLE)} WHERE {window_filter('event_date', window)}")
         con.execute(f"DELETE FROM {qualified(rejected_table(EVENTS_TABLE))} WHERE {window_filter('partition_date', window)}")
         for batch in batches(files):
             # Files come in day order: the days before this batch's first are complete.
             con.execute(f"DELETE FROM events_seen WHERE d < {sql_literal(batch[0][0])}::DATE")
-            stage_batch(con, batch)
+            stage_batch(con, batch, read_as)
             line_number = _number_lines(con)
             blank_lines.update(_blank_lines(con))
             _find_repeats(con, line_number)
             _append_valid(con, line_number)
             _quarantine_duplicates(con)
-            refused, unreadable = _refused_lines(con, line_number)
+            refused, unreadable = _refused_lines(con, line_number, list(read_as))
             # pydantic holds the GIL and DuckDB does not: explanations overlap the next batch.
             explained.append(explainer.submit(explain_refused, refused))
             rejections += unreadable

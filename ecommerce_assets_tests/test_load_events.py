@@ -202,6 +202,28 @@ def test_blank_lines_are_counted_not_refused_and_keep_the_line_numbers(con, tmp_
     assert [(line, rule) for line, _, _, rule, _ in rejected(con)] == [(6, "json_invalid")]
 
 
+@pytest.mark.parametrize("name", ["part-00.jsonl", "part-00.jsonl.gz"])
+def test_a_line_ends_at_a_newline_whatever_carriage_returns_the_file_holds(con, tmp_path, name):
+    """Lines are what a newline ends (a CR before it is part of the ending), as NDJSON says;
+    DuckDB's CSV reader also breaks lines at a lone CR, which split records and shifted numbers."""
+    spaced_by_cr = json.dumps(event("c3")).replace(', "user_id"', ',\r"user_id"')  # CR as JSON whitespace
+    cr_in_a_string = json.dumps(event("c7")).replace('"c7"', '"c\r7"')  # a raw control character: not JSON
+    lines = [json.dumps(event("c1")) + "\n", "\r\n", spaced_by_cr + "\r\n", "{broken\r\n",
+             json.dumps(event("c5")) + "\n", json.dumps(event("c6", user_id=0)) + "\n", cr_in_a_string + "\n"]
+    data = "".join(lines).encode()
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+
+    result = load_events(con, [path], WINDOW)
+
+    assert (result.loaded, result.rejected, result.blank, result.lines) == (3, 3, 1, 7)
+    assert con.execute("SELECT event_id, _source_line FROM raw.events ORDER BY 2").fetchall() == [("c1", 1), ("c3", 3), ("c5", 5)]
+    assert [(line, field, rule) for line, _, field, rule, _ in rejected(con)] == [
+        (4, "<record>", "json_invalid"), (6, "user_id", "greater_than_equal"), (7, "<record>", "json_invalid")]
+    payloads = [payload for (payload,) in con.execute("SELECT payload FROM raw.events_rejected ORDER BY line_number").fetchall()]
+    assert payloads == ["{broken", json.dumps(event("c6", user_id=0)), cr_in_a_string]
+
+
 def test_duplicate_deliveries_are_kept_once_across_files(con, tmp_path):
     first = write_lines(tmp_path / "a" / "part-00.jsonl", [json.dumps(event("dup")), json.dumps(event("solo"))])
     again = write_lines(tmp_path / "a" / "part-01.jsonl", [json.dumps(event("dup", page="/cart")), json.dumps(event("dup"))])

@@ -1,0 +1,48 @@
+"""Newline copies of landing files that hold carriage returns (pure helpers)."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+
+import pytest
+
+from ecommerce_assets.line_endings import holds_carriage_return, readable_copies, write_newline_copy
+
+
+def lines_as_ndjson_reads_them(data: bytes) -> list[bytes]:
+    """Split at each newline; a CR just before a newline belongs to the line's ending."""
+    *ended, last = data.split(b"\n")
+    return [line.removesuffix(b"\r") for line in ended] + [last]
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 64])
+def test_the_copy_keeps_every_line_with_its_other_carriage_returns_as_tabs(tmp_path, chunk_bytes):
+    source, target = tmp_path / "part.jsonl", tmp_path / "copy.jsonl"
+    for size in range(7):
+        for letters in itertools.product(b"a\r\n", repeat=size):  # every split of CR, LF and CRLF across chunks
+            data = bytes(letters)
+            source.write_bytes(data)
+            write_newline_copy(source, target, chunk_bytes)
+            copied = target.read_bytes()
+            assert b"\r" not in copied
+            assert copied.split(b"\n") == [line.replace(b"\r", b"\t") for line in lines_as_ndjson_reads_them(data)], data
+
+
+def test_only_files_holding_a_carriage_return_get_a_copy(tmp_path):
+    plain_lf = tmp_path / "a.jsonl"
+    plain_lf.write_bytes(b'{"a": 1}\n\n{"a": 2}\n')
+    empty = tmp_path / "b.jsonl"
+    empty.write_bytes(b"")
+    gzip_crlf = tmp_path / "c.jsonl.gz"
+    gzip_crlf.write_bytes(gzip.compress(b'{"a": 1}\r\n{"a": 2}\r\n'))
+    gzip_lf = tmp_path / "d.jsonl.gz"
+    gzip_lf.write_bytes(gzip.compress(b'{"a": 1}\n'))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+
+    assert [holds_carriage_return(p) for p in (plain_lf, empty, gzip_crlf, gzip_lf)] == [False, False, True, False]
+    copies = readable_copies([plain_lf, empty, gzip_crlf, gzip_lf], scratch)
+    assert list(copies) == [gzip_crlf]
+    assert copies[gzip_crlf].parent == scratch and not copies[gzip_crlf].name.endswith(".gz")
+    assert copies[gzip_crlf].read_bytes() == b'{"a": 1}\n{"a": 2}\n'
