@@ -69,6 +69,8 @@ class Report:
         figure = {"scenario": scenario, "measure": measure, "size": size, "median": median(runs),
                   "runs": [round(r) if r >= 1000 else round(r, 2) for r in runs], "unit": unit, "command": command,
                   "target": target, "met": met, **extra}
+        # A figure measured again (with --append) replaces the one kept from before.
+        self.figures = [f for f in self.figures if (f["scenario"], f["measure"], f["size"]) != (scenario, measure, size)]
         self.figures.append(figure)
         print(f"  {scenario:9} {measure:52} {figure['median']:>10} {unit:8} {'' if met is None else ('met' if met else 'MISSED')}", flush=True)
         return figure["median"]
@@ -280,7 +282,7 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="shrink every data size (smoke runs)")
     parser.add_argument("--history-days", type=int, default=HISTORY_DAYS, help="(smoke runs)")
     parser.add_argument("--backfill-days", type=int, default=BACKFILL_DAYS, help="(smoke runs)")
-    parser.add_argument("--append", action="store_true", help="keep the figures already in latest.json (another size)")
+    parser.add_argument("--append", action="store_true", help="keep the figures already in latest.json (another size); those measured again are replaced")
     parser.add_argument("--render", action="store_true", help="only rewrite latest.md from latest.json")
     args = parser.parse_args()
     if args.render:
