@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import gzip
 import mmap
-from collections.abc import Sequence
+import os
+import zlib
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
 CR = b"\r"
+GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip header and trailer around the deflate stream
 CHUNK_BYTES = 16 * 1024 * 1024
 
 
@@ -35,11 +38,33 @@ def holds_carriage_return(path: Path) -> bool:
         # A memory map searches at memory speed, without copying the file (2.6 GB in 0.4 s).
         with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
             return data.find(CR) >= 0
-    with open_bytes(path) as data:
-        while chunk := data.read(CHUNK_BYTES):
-            if CR in chunk:
-                return True
-    return False
+    try:
+        return any(CR in chunk for chunk in inflated_chunks(path))
+    except (zlib.error, EOFError) as error:
+        raise ValueError(f"{path}: not a readable gzip file ({error}); nothing was loaded") from None
+
+
+def inflated_chunks(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """A gzip file's content, member after member, in chunks of at most `chunk_bytes`.
+
+    zlib straight, without the gzip module's own buffering: a third faster (a 1M-event day
+    on one core, alternating: 0.67-0.87 against 1.26-1.35 s). zlib checks each member's CRC and length; DuckDB's
+    reader does not, so a corrupt file stops the load here rather than landing.
+    """
+    with open(path, "rb") as file:
+        inflater, pending = None, b""
+        while pending or (pending := file.read(chunk_bytes)):
+            if inflater is None:
+                pending = pending.lstrip(b"\0")  # gzip allows zero padding after a member
+                if not pending:
+                    continue
+                inflater = zlib.decompressobj(GZIP_WBITS)
+            yield inflater.decompress(pending, chunk_bytes)
+            pending = inflater.unconsumed_tail
+            if inflater.eof:  # the member ends; another may follow
+                inflater, pending = None, inflater.unused_data + pending
+        if inflater is not None:
+            raise EOFError("the file ends inside a gzip member: truncated")
 
 
 def write_newline_copy(source: Path, target: Path, chunk_bytes: int = CHUNK_BYTES) -> None:
@@ -55,7 +80,7 @@ def write_newline_copy(source: Path, target: Path, chunk_bytes: int = CHUNK_BYTE
 
 def readable_copies(paths: Sequence[Path], scratch: Path) -> dict[Path, Path]:
     """The files holding a CR, each mapped to its newline copy written under `scratch`."""
-    with ThreadPoolExecutor() as pool:  # gzip inflates without holding the GIL
+    with ThreadPoolExecutor(os.cpu_count()) as pool:  # gzip inflates without holding the GIL
         flagged = [path for path, has_cr in zip(paths, pool.map(holds_carriage_return, paths)) if has_cr]
     copies = {}
     for index, path in enumerate(flagged):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import zlib
 
 import pytest
 
-from ecommerce_assets.line_endings import holds_carriage_return, readable_copies, write_newline_copy
+from ecommerce_assets.line_endings import holds_carriage_return, inflated_chunks, readable_copies, write_newline_copy
 
 
 def lines_as_ndjson_reads_them(data: bytes) -> list[bytes]:
@@ -46,3 +47,28 @@ def test_only_files_holding_a_carriage_return_get_a_copy(tmp_path):
     assert list(copies) == [gzip_crlf]
     assert copies[gzip_crlf].parent == scratch and not copies[gzip_crlf].name.endswith(".gz")
     assert copies[gzip_crlf].read_bytes() == b'{"a": 1}\n{"a": 2}\n'
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 7, 1 << 20])
+def test_a_gzip_file_inflates_as_the_gzip_module_reads_it(tmp_path, chunk_bytes):
+    text = b"".join(b'{"n": %d}\r\n' % n for n in range(2000))
+    one, other = gzip.compress(text), gzip.compress(b"tail\r")
+    path = tmp_path / "part.jsonl.gz"
+    for data in (one, one + other, one + b"\0" * 9 + other + b"\0" * 3, gzip.compress(b"")):
+        path.write_bytes(data)
+        assert b"".join(inflated_chunks(path, chunk_bytes)) == gzip.decompress(data)
+    path.write_bytes(one[:-4] + bytes(4))  # a wrong length in the trailer
+    with pytest.raises(zlib.error, match="incorrect length check"):
+        b"".join(inflated_chunks(path, chunk_bytes))
+    path.write_bytes(one[: len(one) // 2])
+    with pytest.raises(EOFError, match="truncated"):
+        b"".join(inflated_chunks(path, chunk_bytes))
+
+
+def test_a_corrupt_gzip_file_is_named_before_anything_loads(tmp_path):
+    path = tmp_path / "part-07.jsonl.gz"
+    data = gzip.compress(b'{"n": 1}\n' * 100)
+    path.write_bytes(data[:-8] + bytes(8))  # the CRC and length of another content
+
+    with pytest.raises(ValueError, match=r"part-07\.jsonl\.gz: not a readable gzip file \(.*check\); nothing was loaded"):
+        holds_carriage_return(path)

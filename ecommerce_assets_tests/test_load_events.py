@@ -307,6 +307,19 @@ def test_a_failure_half_way_leaves_the_warehouse_as_it_was(con, tmp_path, monkey
     assert (events_table(con), rejected(con)) == before
 
 
+def test_a_corrupt_gzip_file_stops_the_load_naming_it_and_changes_nothing(con, tmp_path):
+    good = write_lines(tmp_path / "part-00.jsonl", [json.dumps(event("a"))])
+    load_events(con, [good], WINDOW)
+    before = (events_table(con), rejected(con))
+    corrupt = tmp_path / "part-01.jsonl.gz"
+    data = gzip.compress((json.dumps(event("b")) + "\n").encode())
+    corrupt.write_bytes(data[:-8] + bytes(8))  # DuckDB's reader would load it: it checks no CRC
+
+    with pytest.raises(ValueError, match="part-01.jsonl.gz: not a readable gzip file"):
+        load_events(con, [good, corrupt], WINDOW)
+    assert (events_table(con), rejected(con)) == before
+
+
 def test_no_files_empties_the_partition(con, tmp_path):
     path = write_lines(tmp_path / "d1.jsonl", [json.dumps(event("a"))])
     load_events(con, [path], WINDOW)
