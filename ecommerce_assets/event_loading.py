@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 
 from ecommerce_assets.contracts import EVENT_REQUIREMENTS, Event, day_window
-from ecommerce_assets.line_endings import open_bytes, readable_copies
+from ecommerce_assets.line_endings import is_gzip, open_bytes, readable_copies
 from ecommerce_assets.loading import LoadResult
 from ecommerce_assets.validation import (
     Rejection,
@@ -95,7 +95,7 @@ def batches(files: Sequence[DayFile]) -> Iterator[list[DayFile]]:
     """Consecutive groups of (day, file) whose text stays under `BATCH_BYTES` (a big file alone)."""
     batch, size = [], 0
     for day, path in files:
-        weight = path.stat().st_size * (GZIP_RATIO if path.name.endswith(".gz") else 1)
+        weight = path.stat().st_size * (GZIP_RATIO if is_gzip(path) else 1)
         if batch and size + weight > BATCH_BYTES:
             yield batch
             batch, size = [], 0
@@ -116,7 +116,7 @@ def _read_lines_sql(paths: str) -> str:
     )
 
 
-def stage_batch(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile], read_as: Mapping[Path, Path] | None = None) -> None:
+def stage_batch(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile], read_as: Mapping[Path, Path]) -> None:
     """One pass over a batch into a temp table: typed values and each line's first broken rule.
 
     A file is read through its copy in `read_as`, if it has one (`line_endings`).
@@ -136,7 +136,7 @@ def stage_batch(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile], read_a
     con.execute("DROP TABLE IF EXISTS events_unreadable")
     con.execute("DROP TABLE IF EXISTS events_unreadable_scan")
     sources = ", ".join(sql_literal(str(p)) for _, p in files)
-    paths = ", ".join(sql_literal(str((read_as or {}).get(p, p))) for _, p in files)
+    paths = ", ".join(sql_literal(str(read_as.get(p, p))) for _, p in files)
     days = ", ".join(f"{sql_literal(day)}::DATE" for day, _ in files)
     con.execute(
         f"""
@@ -313,14 +313,14 @@ def _quarantine_duplicates(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _refused_lines(con: duckdb.DuckDBPyConnection, line_number: str, copied: Sequence[Path] = ()) -> tuple[list[tuple], list[dict]]:
+def _refused_lines(con: duckdb.DuckDBPyConnection, line_number: str) -> tuple[list[tuple], list[dict]]:
     """The batch's lines to explain (day, file, line, SQL verdict, text), and its unreadable lines as quarantined.
 
-    A line read from a newline copy (`copied`, by original) is explained and kept as its file has it.
+    A line read from a newline copy is explained and kept as its file has it.
     """
     refused = con.execute(
         f"""
-        SELECT f.file_day, f.source_file, {line_number}, c.failed_rule, c.payload
+        SELECT f.file_day, f.source_file, {line_number}, c.failed_rule, c.payload, f.read_file <> f.source_file
         FROM events_checked c JOIN events_files f USING (file_index)
         WHERE c.payload IS NOT NULL
         """
@@ -333,11 +333,10 @@ def _refused_lines(con: duckdb.DuckDBPyConnection, line_number: str, copied: Seq
         ORDER BY 2, 3
         """
     ).fetchall()
-    copied_names = {str(path) for path in copied}
     originals = _original_lines({(source_file, line) for _, source_file, line, _, _ in unreadable} |
-                                {(source_file, line) for _, source_file, line, _, _ in refused if source_file in copied_names})
+                                {(source_file, line) for _, source_file, line, _, _, copied in refused if copied})
     refused = [(day, source_file, line, rule, originals.get((source_file, line), payload))
-               for day, source_file, line, rule, payload in refused]
+               for day, source_file, line, rule, payload, _ in refused]
     return refused, [
         _quarantine_row(day, source_file, line_number, originals.get((source_file, line_number), payload),
                         Rejection(None, "<record>", "unreadable", f"<record>: {message}"))
@@ -418,7 +417,7 @@ def load_event_days(con: duckdb.DuckDBPyConnection, files_by_day: Mapping[date, 
             _find_repeats(con, line_number)
             _append_valid(con, line_number)
             _quarantine_duplicates(con)
-            refused, unreadable = _refused_lines(con, line_number, list(read_as))
+            refused, unreadable = _refused_lines(con, line_number)
             # pydantic holds the GIL and DuckDB does not: explanations overlap the next batch.
             explained.append(explainer.submit(explain_refused, refused))
             rejections += unreadable
