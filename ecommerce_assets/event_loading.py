@@ -403,7 +403,7 @@ def load_event_days(con: duckdb.DuckDBPyConnection, files_by_day: Mapping[date, 
     con.execute("CREATE OR REPLACE TEMP TABLE events_seen (h UBIGINT, d DATE)")
     con.execute("DROP TABLE IF EXISTS events_suspects")
     explained: list[Future] = []
-    with tempfile.TemporaryDirectory(prefix="ecommerce-events-") as scratch, \
+    with tempfile.TemporaryDirectory(prefix="ecommerce-events-", dir=scratch_parent(con)) as scratch, \
             transaction(con), ThreadPoolExecutor(max_workers=1) as explainer:
         read_as = readable_copies([path for _, path in files], Path(scratch))
         con.execute(f"DELETE FROM {qualified(EVENTS_TABLE)} WHERE {window_filter('event_date', window)}")
@@ -429,6 +429,15 @@ def load_event_days(con: duckdb.DuckDBPyConnection, files_by_day: Mapping[date, 
     for table in ("events_checked", "events_batch_files", "events_files", "events_skipped", "events_seen", "events_batch_hashes", "events_batch_seen", "events_duplicates", "events_suspects"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return _results_by_day(con, days, window, blank_lines)
+
+
+def scratch_parent(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """Where newline copies go: beside the warehouse file, where DuckDB spills (None: the system's temp dir).
+
+    A copy is as large as its file, and the system's temp dir is often in memory (tmpfs).
+    """
+    spill = Path(scalar(con, "SELECT current_setting('temp_directory')"))
+    return spill.parent if spill.is_absolute() and spill.parent.is_dir() else None
 
 
 def _blank_lines(con: duckdb.DuckDBPyConnection) -> dict[date, int]:

@@ -58,11 +58,56 @@ def create_table_sql(table: str, columns: dict[str, str]) -> str:
     return f"CREATE TABLE IF NOT EXISTS {qualified(table)} ({body})"
 
 
+class RawTableShapeError(ValueError):
+    """A raw table exists with other columns than this version writes."""
+
+
 def ensure_tables(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str]) -> None:
-    """The table and its quarantine sibling, created if missing."""
+    """The table and its quarantine sibling, created if missing, and checked if not.
+
+    An existing table keeps the columns it was created with, and rows are appended by
+    position: a table from another version of the project is refused before anything is
+    written, rather than loaded into the wrong columns or failing half-way.
+    """
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
-    con.execute(create_table_sql(table, columns))
-    con.execute(create_table_sql(rejected_table(table), REJECTED_COLUMNS))
+    for name, shape in ((table, columns), (rejected_table(table), REJECTED_COLUMNS)):
+        con.execute(create_table_sql(name, shape))
+        check_table_shape(con, name, shape)
+
+
+def check_table_shape(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str]) -> None:
+    """Raise `RawTableShapeError` naming each difference between the table and `columns`."""
+    found = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        [RAW_SCHEMA, table],
+    ).fetchall()
+    # DuckDB's own spelling of each declared type (INT is INTEGER, FLOAT8 is DOUBLE).
+    spelled = con.execute("SELECT " + ", ".join(f"typeof(NULL::{sql_type})" for sql_type in columns.values())).fetchall()[0]
+    expected = list(zip(columns, spelled))
+    if found == expected:
+        return
+    raise RawTableShapeError(
+        f"{qualified(table)} does not have the columns this version writes, so nothing was loaded: "
+        f"{'; '.join(shape_differences(found, expected))}. The table was created by another version "
+        "of ecommerce_assets: rebuild the raw layer (`make clean`, then `make run`) or migrate the table to "
+        f"({', '.join(f'{name} {sql_type}' for name, sql_type in expected)})."
+    )
+
+
+def shape_differences(found: Sequence[tuple[str, str]], expected: Sequence[tuple[str, str]]) -> list[str]:
+    """What differs between two ordered column lists of (name, type), in words."""
+    found_types, expected_types = dict(found), dict(expected)
+    differences = [f"missing column {name} {sql_type}" for name, sql_type in expected if name not in found_types]
+    differences += [f"unexpected column {name} {sql_type}" for name, sql_type in found if name not in expected_types]
+    differences += [
+        f"column {name} is {found_types[name]}, expected {sql_type}"
+        for name, sql_type in expected if name in found_types and found_types[name] != sql_type
+    ]
+    shared = [name for name, _ in found if name in expected_types]
+    if not differences and shared != [name for name, _ in expected if name in found_types]:
+        differences.append(f"columns in another order ({', '.join(shared)})")
+    return differences
 
 
 @contextmanager

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 
-from ecommerce_assets import event_loading
+from ecommerce_assets import event_loading, line_endings
 from ecommerce_assets.contracts import Event, day_window
-from ecommerce_assets.event_loading import load_event_days, load_events
+from ecommerce_assets.event_loading import load_event_days, load_events, scratch_parent
 from ecommerce_assets.validation import explain
-from ecommerce_assets.warehouse import connect
+from ecommerce_assets.warehouse import RawTableShapeError, connect, shape_differences
 
 DAY = date(2026, 11, 20)
 WINDOW = day_window(DAY)
@@ -203,9 +205,16 @@ def test_blank_lines_are_counted_not_refused_and_keep_the_line_numbers(con, tmp_
 
 
 @pytest.mark.parametrize("name", ["part-00.jsonl", "part-00.jsonl.gz"])
-def test_a_line_ends_at_a_newline_whatever_carriage_returns_the_file_holds(con, tmp_path, name):
+def test_a_line_ends_at_a_newline_whatever_carriage_returns_the_file_holds(con, tmp_path, name, monkeypatch):
     """Lines are what a newline ends (a CR before it is part of the ending), as NDJSON says;
     DuckDB's CSV reader also breaks lines at a lone CR, which split records and shifted numbers."""
+    copied_under = []
+
+    def readable_copies(paths, scratch):
+        copied_under.append(scratch)
+        return line_endings.readable_copies(paths, scratch)
+
+    monkeypatch.setattr(event_loading, "readable_copies", readable_copies)
     spaced_by_cr = json.dumps(event("c3")).replace(', "user_id"', ',\r"user_id"')  # CR as JSON whitespace
     cr_in_a_string = json.dumps(event("c7")).replace('"c7"', '"c\r7"')  # a raw control character: not JSON
     lines = [json.dumps(event("c1")) + "\n", "\r\n", spaced_by_cr + "\r\n", "{broken\r\n",
@@ -222,6 +231,14 @@ def test_a_line_ends_at_a_newline_whatever_carriage_returns_the_file_holds(con, 
         (4, "<record>", "json_invalid"), (6, "user_id", "greater_than_equal"), (7, "<record>", "json_invalid")]
     payloads = [payload for (payload,) in con.execute("SELECT payload FROM raw.events_rejected ORDER BY line_number").fetchall()]
     assert payloads == ["{broken", json.dumps(event("c6", user_id=0)), cr_in_a_string]
+    # The copy went beside the warehouse (the system's temp dir may be in memory) and is gone.
+    assert [scratch.parent for scratch in copied_under] == [tmp_path] and not copied_under[0].exists()
+
+
+def test_copies_go_beside_the_warehouse_file_or_to_the_system_temp_dir(con, tmp_path):
+    assert scratch_parent(con) == tmp_path
+    with duckdb.connect() as in_memory:
+        assert scratch_parent(in_memory) is None
 
 
 def test_duplicate_deliveries_are_kept_once_across_files(con, tmp_path):
@@ -318,6 +335,35 @@ def test_a_corrupt_gzip_file_stops_the_load_naming_it_and_changes_nothing(con, t
     with pytest.raises(ValueError, match="part-01.jsonl.gz: not a readable gzip file"):
         load_events(con, [good, corrupt], WINDOW)
     assert (events_table(con), rejected(con)) == before
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ('ALTER TABLE raw.events DROP COLUMN "device"', "missing column device VARCHAR"),
+        ('ALTER TABLE raw.events ADD COLUMN "referrer" VARCHAR', "unexpected column referrer VARCHAR"),
+        ('ALTER TABLE raw.events ALTER COLUMN "quantity" TYPE VARCHAR', "column quantity is VARCHAR, expected BIGINT"),
+        ('ALTER TABLE raw.events_rejected DROP COLUMN "line_number"', 'raw."events_rejected" .*missing column line_number BIGINT'),
+    ],
+)
+def test_a_raw_table_from_another_version_is_refused_naming_the_difference(con, tmp_path, change, named):
+    path = write_lines(tmp_path / "d1.jsonl", [json.dumps(event("a")), "oops"])
+    load_events(con, [path], WINDOW)
+    con.execute(change)
+    before = (con.execute("SELECT * FROM raw.events").fetchall(), con.execute("SELECT * FROM raw.events_rejected").fetchall())
+
+    with pytest.raises(RawTableShapeError, match="nothing was loaded") as refused:
+        load_events(con, [write_lines(tmp_path / "d1.jsonl", [json.dumps(event("b"))])], WINDOW)
+    assert re.search(named, str(refused.value))
+    assert (con.execute("SELECT * FROM raw.events").fetchall(), con.execute("SELECT * FROM raw.events_rejected").fetchall()) == before
+
+
+def test_columns_in_another_order_are_a_difference():
+    # Rows are appended by position: the same columns in another order would land crossed.
+    expected = [("a", "BIGINT"), ("b", "BIGINT")]
+    assert shape_differences(list(reversed(expected)), expected) == ["columns in another order (b, a)"]
+    assert shape_differences(expected, expected) == []
+    assert shape_differences([("a", "INTEGER")], expected) == ["missing column b BIGINT", "column a is INTEGER, expected BIGINT"]
 
 
 def test_no_files_empties_the_partition(con, tmp_path):
