@@ -68,19 +68,21 @@ def inflated_chunks(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[byte
     here rather than landing.
     """
     with open(path, "rb") as file:
-        inflater, pending = None, b""
+        inflater, pending, members = None, b"", 0
         while pending or (pending := file.read(chunk_bytes)):
             if inflater is None:
                 pending = pending.lstrip(b"\0")  # gzip allows zero padding after a member
                 if not pending:
                     continue
-                inflater = zlib.decompressobj(GZIP_WBITS)
+                inflater, members = zlib.decompressobj(GZIP_WBITS), members + 1
             yield inflater.decompress(pending, chunk_bytes)
             pending = inflater.unconsumed_tail
             if inflater.eof:  # the member ends; another may follow
                 inflater, pending = None, inflater.unused_data + pending
         if inflater is not None:
             raise EOFError("the file ends inside a gzip member: truncated")
+        if not members:  # a file still being written, or whose writer failed: as gzip -t, not as empty
+            raise EOFError("the file holds no gzip member: empty")
 
 
 def write_newline_copy(source: Path, target: Path, chunk_bytes: int = CHUNK_BYTES) -> None:

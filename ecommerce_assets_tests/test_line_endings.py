@@ -63,6 +63,10 @@ def test_a_gzip_file_inflates_as_the_gzip_module_reads_it(tmp_path, chunk_bytes)
     path.write_bytes(one[: len(one) // 2])
     with pytest.raises(EOFError, match="truncated"):
         b"".join(inflated_chunks(path, chunk_bytes))
+    for nothing in (b"", b"\0" * 5):  # a file still being written, or whose writer failed
+        path.write_bytes(nothing)
+        with pytest.raises(EOFError, match="no gzip member: empty"):
+            b"".join(inflated_chunks(path, chunk_bytes))
 
 
 def test_a_corrupt_gzip_file_is_named_before_anything_loads(tmp_path):
