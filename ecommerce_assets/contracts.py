@@ -37,11 +37,16 @@ Int64 = Annotated[int, Field(le=INT64_MAX, strict=True)]
 PositiveId = Annotated[Int64, Field(ge=1)]
 Count = Annotated[Int64, Field(ge=0)]
 Quantity = Annotated[Int64, Field(ge=1)]
-Amount = Annotated[float, Field(ge=0, strict=True)]
+Amount = Annotated[float, Field(ge=0, strict=True, allow_inf_nan=False)]
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 # pydantic alone also takes `t`/`z`, `_` for `T`, `+0200`, `,5` and fractions past
 # nanoseconds; DuckDB does not. The contract is the spelling both read.
-ISO_8601_TIMESTAMP = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2})?"
+# Hours and minutes in range, offsets too: DuckDB reads `+00:60` as an hour, and `24:00`
+# as the next day.
+ISO_8601_TIMESTAMP = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?"
+    r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?"
+)
 _ISO_8601_TIMESTAMP = re.compile(ISO_8601_TIMESTAMP)
 
 

@@ -28,12 +28,14 @@ from pathlib import Path
 import duckdb
 
 from ecommerce_assets.contracts import EVENT_REQUIREMENTS, Event, day_window
-from ecommerce_assets.line_endings import is_gzip, open_bytes, readable_copies
+from ecommerce_assets.line_endings import ReaderFile, is_gzip, open_bytes, reader_files
 from ecommerce_assets.loading import LoadResult
 from ecommerce_assets.validation import (
     Rejection,
     Rule,
     duplicate_key_rule,
+    strict_json_end_sql,
+    strict_json_rule,
     explain,
     field_rules,
     field_specs,
@@ -84,7 +86,8 @@ DayFile = tuple[date, Path]
 def event_rules() -> list[Rule]:
     """Every rule of the Event contract, as SQL over the staged columns (`file_day` the line's day)."""
     by_name = {spec.name: spec for spec in EVENT_SPECS}
-    rules = [Rule("<record>", "json_invalid", "parsed"), duplicate_key_rule("key_count", "found_keys", "line")]
+    rules = [Rule("<record>", "json_invalid", "parsed"), duplicate_key_rule("key_count", "found_keys", "line"),
+             strict_json_rule("key_count", "found_keys", "line")]
     rules += [rule for spec in EVENT_SPECS for rule in field_rules(spec)]
     rules += [requirement_rule(requirement, by_name) for requirement in EVENT_REQUIREMENTS]
     rules.append(window_rule(by_name["event_time"], "file_day"))
@@ -116,10 +119,10 @@ def _read_lines_sql(paths: str) -> str:
     )
 
 
-def stage_batch(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile], read_as: Mapping[Path, Path]) -> None:
+def stage_batch(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile], read_as: Mapping[Path, ReaderFile]) -> None:
     """One pass over a batch into a temp table: typed values and each line's first broken rule.
 
-    A file is read through its copy in `read_as`, if it has one (`line_endings`).
+    Each file is read as `read_as` says: a link or a newline copy (`line_endings`).
 
     Each field's JSON text and typed value are computed once, innermost, because DuckDB
     does not share repeated expressions between the rules. JSON is parsed only when valid:
@@ -136,13 +139,15 @@ def stage_batch(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile], read_a
     con.execute("DROP TABLE IF EXISTS events_unreadable")
     con.execute("DROP TABLE IF EXISTS events_unreadable_scan")
     sources = ", ".join(sql_literal(str(p)) for _, p in files)
-    paths = ", ".join(sql_literal(str(read_as.get(p, p))) for _, p in files)
+    paths = ", ".join(sql_literal(str(read_as[p].path)) for _, p in files)
+    copied = ", ".join("true" if read_as[p].copied else "false" for _, p in files)
+    names = ", ".join(sql_literal(p.name) for _, p in files)
     days = ", ".join(f"{sql_literal(day)}::DATE" for day, _ in files)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE events_batch_files AS
-        SELECT unnest(range({len(files)})) AS file_index, unnest([{sources}]) AS source_file, unnest([{paths}]) AS read_file,
-               unnest([{days}]) AS file_day
+        SELECT unnest(range({len(files)})) AS file_index, unnest([{sources}]) AS source_file, unnest([{names}]) AS file_name,
+               unnest([{paths}]) AS read_file, unnest([{copied}]) AS copied, unnest([{days}]) AS file_day
         """
     )
     # The reader's file_index (the file's position in the list) per row, not its path;
@@ -165,7 +170,7 @@ def stage_batch(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile], read_a
                         SELECT *, json_extract(CASE WHEN parsed THEN line END, {json_paths_sql(EVENT_SPECS)}) AS j,
                                CASE WHEN parsed THEN len(json_keys(line)) END AS key_count
                         FROM (
-                            SELECT file_index, [{days}][file_index::BIGINT + 1] AS file_day, line, json_valid(line) AS parsed
+                            SELECT file_index, [{days}][file_index::BIGINT + 1] AS file_day, line, json_valid(line) AND {strict_json_end_sql('line')} AS parsed
                             FROM {_read_lines_sql(paths)}
                         )
                     )
@@ -186,7 +191,7 @@ def _number_lines(con: duckdb.DuckDBPyConnection) -> str:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE events_files AS
-        SELECT f.file_index, f.source_file, f.read_file, f.file_day, parse_filename(f.source_file) AS file_name, min(c.rowid) AS first_rowid,
+        SELECT f.file_index, f.source_file, f.read_file, f.copied, f.file_day, f.file_name, min(c.rowid) AS first_rowid,
                count(*) FILTER (c.failed_rule = '{BLANK}') AS blank_lines
         FROM events_batch_files f JOIN events_checked c USING (file_index) GROUP BY ALL
         """
@@ -320,7 +325,7 @@ def _refused_lines(con: duckdb.DuckDBPyConnection, line_number: str) -> tuple[li
     """
     refused = con.execute(
         f"""
-        SELECT f.file_day, f.source_file, {line_number}, c.failed_rule, c.payload, f.read_file <> f.source_file
+        SELECT f.file_day, f.source_file, {line_number}, c.failed_rule, c.payload, f.copied
         FROM events_checked c JOIN events_files f USING (file_index)
         WHERE c.payload IS NOT NULL
         """
@@ -405,7 +410,7 @@ def load_event_days(con: duckdb.DuckDBPyConnection, files_by_day: Mapping[date, 
     explained: list[Future] = []
     with tempfile.TemporaryDirectory(prefix="ecommerce-events-", dir=scratch_parent(con)) as scratch, \
             transaction(con), ThreadPoolExecutor(max_workers=1) as explainer:
-        read_as = readable_copies([path for _, path in files], Path(scratch))
+        read_as = reader_files([path for _, path in files], Path(scratch))
         con.execute(f"DELETE FROM {qualified(EVENTS_TABLE)} WHERE {window_filter('event_date', window)}")
         con.execute(f"DELETE FROM {qualified(rejected_table(EVENTS_TABLE))} WHERE {window_filter('partition_date', window)}")
         for batch in batches(files):

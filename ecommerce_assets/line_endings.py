@@ -1,10 +1,14 @@
-"""Landing files as the event loader's line reader must see them: a line ends at a newline.
+"""Landing files as the event loader's line reader must see them: each file as itself, and
+a line ending at a newline.
+
+DuckDB's reader opens every file under a name of ours (`reader_files`), since it reads a
+name as a glob and picks the decompression from it.
 
 NDJSON ends a line at a newline; a carriage return (CR) before it belongs to the ending.
 DuckDB's CSV reader, which splits the loader's lines, also ends a line at a lone CR, and
 in a file that mixes endings counts a CRLF as two: a record holding a CR (JSON whitespace)
 came out as two refused halves, and the numbers of the lines after it shifted. Files with
-no CR, nearly all, are read as they are. The others are read through a plain copy in which
+no CR, nearly all, are read through a link. The others are read through a plain copy in which
 every line ends with a newline alone and every other CR is a tab: the same lines, and the
 same JSON, since a tab is whitespace wherever a CR is, and inside a string both are raw
 control characters, which JSON forbids.
@@ -18,6 +22,7 @@ import os
 import zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,8 +32,8 @@ CHUNK_BYTES = 16 * 1024 * 1024
 
 
 def is_gzip(path: Path) -> bool:
-    """Whether the file is read decompressed: its name ends in .gz, as DuckDB's reader decides."""
-    return path.name.endswith(".gz")
+    """Whether the file is read decompressed: its name ends in .gz, in any case."""
+    return path.name.lower().endswith(".gz")
 
 
 def open_bytes(path: Path) -> BinaryIO:
@@ -96,12 +101,31 @@ def write_newline_copy(source: Path, target: Path, chunk_bytes: int = CHUNK_BYTE
         out.write(held.replace(CR, b"\t"))
 
 
-def readable_copies(paths: Sequence[Path], scratch: Path) -> dict[Path, Path]:
-    """The files holding a CR, each mapped to its newline copy written under `scratch`."""
+@dataclass(frozen=True)
+class ReaderFile:
+    """What DuckDB's reader opens for a landing file: a name of ours in the load's scratch folder."""
+
+    path: Path
+    copied: bool  # a newline copy (else a link to the file): its refused lines are restored from the file
+
+
+def reader_files(paths: Sequence[Path], scratch: Path) -> dict[Path, ReaderFile]:
+    """Every file under a name of ours in `scratch`: a newline copy of each holding a CR, a link to the rest.
+
+    DuckDB's reader takes a name as a glob (`[`, `?`, `*`: a file `part-[1].jsonl` read
+    `part-1.jsonl` instead), expands a leading `~`, and picks the decompression from the
+    name. Under names of ours, each file is read as itself, decompressed when `is_gzip`.
+    """
     with ThreadPoolExecutor(os.cpu_count()) as pool:  # gzip inflates without holding the GIL
-        flagged = [path for path, has_cr in zip(paths, pool.map(holds_carriage_return, paths)) if has_cr]
-    copies = {}
-    for index, path in enumerate(flagged):
-        copies[path] = scratch / f"{index:05d}-{path.name.removesuffix('.gz')}"
-        write_newline_copy(path, copies[path])
-    return copies
+        has_cr = list(pool.map(holds_carriage_return, paths))
+    found = {}
+    for index, (path, copy) in enumerate(zip(paths, has_cr)):
+        if path in found:
+            continue
+        if copy:
+            found[path] = ReaderFile(scratch / f"{index:05d}.jsonl", copied=True)
+            write_newline_copy(path, found[path].path)
+        else:
+            found[path] = ReaderFile(scratch / f"{index:05d}.jsonl{'.gz' if is_gzip(path) else ''}", copied=False)
+            found[path].path.symlink_to(path.absolute())
+    return found

@@ -19,7 +19,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 import annotated_types as at
-from pydantic import BaseModel, Strict, ValidationError
+from pydantic import AllowInfNan, BaseModel, Strict, ValidationError
 
 from ecommerce_assets.contracts import INT64_MAX, ISO_8601_TIMESTAMP, RequiredWhen
 
@@ -161,9 +161,11 @@ def value_sql(spec: FieldSpec) -> str:
     raw = raw_column(spec)
     if spec.base is datetime:
         # The collector's usual shape parses with a fixed format, several times cheaper
-        # than the general cast, which takes whatever else ISO-8601 allows.
+        # than the general cast, which takes whatever else ISO-8601 allows. Only the
+        # format judges that shape: the cast reads `T24:00` as the next day.
         usual = f"try_strptime({raw}, {sql_literal(USUAL_TIMESTAMP_FORMAT)})"
-        return f"coalesce({usual}, TRY_CAST(({raw} ->> '$') AS TIMESTAMPTZ)::TIMESTAMP)"
+        general = f"TRY_CAST(({raw} ->> '$') AS TIMESTAMPTZ)::TIMESTAMP"
+        return f"CASE WHEN {raw} LIKE {sql_literal(COMMON_TIMESTAMP_SHAPE)} THEN {usual} ELSE {general} END"
     if spec.base is str:
         # Between the quotes, unless an escape needs the JSON parser.
         return f"CASE WHEN contains({raw}, '\\') THEN {raw} ->> '$' ELSE substring({raw}, 2, length({raw}) - 2) END"
@@ -185,12 +187,13 @@ def json_kind_ok(spec: FieldSpec) -> str:
         # allows -0, which is the integer 0.
         return f"({value_column(spec)}::VARCHAR = {raw} OR {raw} = '-0')"
     number = f"(left({raw}, 1) BETWEEN '0' AND '9' OR left({raw}, 1) = '-')"
-    return f"{number} AND {value_column(spec)} IS NOT NULL"
+    # DuckDB's parser also reads NaN and Infinity, and 1e400 overflows to infinity.
+    return f"{number} AND isfinite({value_column(spec)})"
 
 
 def _constraint_sql(spec: FieldSpec, constraint: Any, value: str) -> tuple[str, str] | None:
-    if isinstance(constraint, Strict):
-        return None  # JSON types are always checked strictly (`json_kind_ok`)
+    if isinstance(constraint, Strict) or (isinstance(constraint, AllowInfNan) and not constraint.allow_inf_nan):
+        return None  # JSON types are always checked strictly, numbers as finite (`json_kind_ok`)
     if isinstance(constraint, at.Le) and spec.base is int and constraint.le >= INT64_MAX:
         return None  # a BIGINT holds no more: the type rule refuses larger integers
     if isinstance(constraint, at.Ge):
@@ -287,6 +290,34 @@ def duplicate_key_rule(key_count: str, found_keys: str, line: str) -> Rule:
     return Rule("<record>", "duplicate_key", f"CASE WHEN {key_count} IS NULL OR {key_count} = {found_keys} THEN true ELSE {exact} END")
 
 
+# DuckDB's JSON parser (yyjson, lenient) also takes trailing commas and NaN/Infinity in
+# any case; JSON does not. Outside strings, these are the only places they can show.
+LENIENT_JSON = r",[ \t\n\r]*[]}]|[nN][aA][nN]|[iI][nN][fF]"
+JSON_STRING = r'"([^"\\]|\\.)*"'
+TRAILING_COMMA_AT_END = r",[ \t\n\r]*}[ \t\n\r}]*$"
+
+
+def strict_json_end_sql(line: str) -> str:
+    """True unless the record's last members end with a trailing comma (`{"a": 1,}`).
+
+    Cheap enough for every line: most end with `"}`, which rules it out, and the rest meet
+    a pattern anchored at the end. With the contract's fields held to their types (nested
+    values and non-finite numbers refused there), only keys beyond the contract's can hide
+    another leniency: `strict_json_rule`.
+    """
+    return f"CASE WHEN suffix({line}, '\"}}') THEN true ELSE NOT regexp_matches({line}, {sql_literal(TRAILING_COMMA_AT_END)}) END"
+
+
+def strict_json_rule(key_count: str, found_keys: str, line: str) -> Rule:
+    """A record with keys beyond the contract's is strict JSON: no trailing comma, NaN or Infinity in them.
+
+    Exact: its strings are blanked first, so only the JSON text between them is searched.
+    """
+    outside_strings = f"regexp_replace({line}, {sql_literal(JSON_STRING)}, '\"\"', 'g')"
+    lenient = f"regexp_matches({outside_strings}, {sql_literal(LENIENT_JSON)})"
+    return Rule("<record>", "json_invalid", f"CASE WHEN {key_count} IS NULL OR {key_count} = {found_keys} THEN true ELSE NOT {lenient} END")
+
+
 # --- explaining rejects ---------------------------------------------------------------
 
 
@@ -296,8 +327,10 @@ def explain(model: type[BaseModel], payload: str | dict, context: dict | None, s
     `sql_label` is the columnar verdict; it stands as the reason when pydantic accepts
     what SQL refused (a stricter storage rule such as a number too large for BIGINT).
     """
-    record, repeated = read_json(payload) if isinstance(payload, str) else (payload, [])
+    record, repeated, constant = read_json(payload) if isinstance(payload, str) else (payload, [], None)
     key = record_key(record)
+    if constant:  # pydantic's parser takes these, as DuckDB's does
+        return Rejection(key, "<record>", "json_invalid", f"<record>: Invalid JSON: {constant} is not a JSON number")
     if repeated:
         name, times = repeated[0]
         return Rejection(key, name, "duplicate_key", f"{name}: the key appears {times} times in the record, so its value is ambiguous")
@@ -314,23 +347,30 @@ def explain(model: type[BaseModel], payload: str | dict, context: dict | None, s
     return Rejection(key, field, rule, f"{field}: breaks the storage rule '{rule}'")
 
 
-def read_json(text: str) -> tuple[Any, list[tuple[str, int]]]:
-    """The JSON text parsed (None when it is not JSON), and the keys repeated at the top of
-    its object with how often they appear, in order."""
+def read_json(text: str) -> tuple[Any, list[tuple[str, int]], str | None]:
+    """The JSON text parsed (None when it is not JSON), the keys repeated at the top of its
+    object with how often they appear, in order, and the first NaN or Infinity it holds
+    (which Python's parser, unlike JSON, takes)."""
     objects: list[list[tuple[str, Any]]] = []
+    constants: list[str] = []
 
     def keep_pairs(pairs: list[tuple[str, Any]]) -> dict:
         objects.append(pairs)
         return dict(pairs)
 
+    def keep_constant(name: str) -> float:
+        constants.append(name)
+        return float(name)
+
     try:
-        value = json.loads(text, object_pairs_hook=keep_pairs)
+        value = json.loads(text, object_pairs_hook=keep_pairs, parse_constant=keep_constant)
     except ValueError:
-        return None, []
+        return None, [], None
+    constant = constants[0] if constants else None
     if not isinstance(value, dict):
-        return value, []
+        return value, [], constant
     counts = Counter(name for name, _ in objects[-1])  # the outermost object is completed last
-    return value, [(name, times) for name, times in counts.items() if times > 1]
+    return value, [(name, times) for name, times in counts.items() if times > 1], constant
 
 
 def rejection_from_error(error: ValidationError, key: str | None) -> Rejection:

@@ -1,4 +1,4 @@
-"""Newline copies of landing files that hold carriage returns (pure helpers)."""
+"""Landing files as DuckDB's reader must see them: links, and newline copies of files with a CR (pure helpers)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-from ecommerce_assets.line_endings import holds_carriage_return, inflated_chunks, readable_copies, write_newline_copy
+from ecommerce_assets.line_endings import holds_carriage_return, inflated_chunks, reader_files, write_newline_copy
 
 
 def lines_as_ndjson_reads_them(data: bytes) -> list[bytes]:
@@ -30,23 +30,26 @@ def test_the_copy_keeps_every_line_with_its_other_carriage_returns_as_tabs(tmp_p
             assert copied.split(b"\n") == [line.replace(b"\r", b"\t") for line in lines_as_ndjson_reads_them(data)], data
 
 
-def test_only_files_holding_a_carriage_return_get_a_copy(tmp_path):
+def test_files_holding_a_carriage_return_get_a_copy_and_the_rest_a_link(tmp_path):
     plain_lf = tmp_path / "a.jsonl"
     plain_lf.write_bytes(b'{"a": 1}\n\n{"a": 2}\n')
     empty = tmp_path / "b.jsonl"
     empty.write_bytes(b"")
     gzip_crlf = tmp_path / "c.jsonl.gz"
     gzip_crlf.write_bytes(gzip.compress(b'{"a": 1}\r\n{"a": 2}\r\n'))
-    gzip_lf = tmp_path / "d.jsonl.gz"
+    gzip_lf = tmp_path / "d.jsonl.GZ"
     gzip_lf.write_bytes(gzip.compress(b'{"a": 1}\n'))
     scratch = tmp_path / "scratch"
     scratch.mkdir()
 
     assert [holds_carriage_return(p) for p in (plain_lf, empty, gzip_crlf, gzip_lf)] == [False, False, True, False]
-    copies = readable_copies([plain_lf, empty, gzip_crlf, gzip_lf], scratch)
-    assert list(copies) == [gzip_crlf]
-    assert copies[gzip_crlf].parent == scratch and not copies[gzip_crlf].name.endswith(".gz")
-    assert copies[gzip_crlf].read_bytes() == b'{"a": 1}\n{"a": 2}\n'
+    found = reader_files([plain_lf, empty, gzip_crlf, gzip_lf], scratch)
+    assert [found[p].copied for p in (plain_lf, empty, gzip_crlf, gzip_lf)] == [False, False, True, False]
+    assert all(read.path.parent == scratch for read in found.values())
+    assert found[gzip_crlf].path.read_bytes() == b'{"a": 1}\n{"a": 2}\n' and not found[gzip_crlf].path.name.endswith(".gz")
+    # Links are read decompressed exactly when the file is gzip, whatever the case of its name.
+    assert found[gzip_lf].path.name.endswith(".jsonl.gz") and found[plain_lf].path.name.endswith(".jsonl")
+    assert [found[p].path.resolve() for p in (plain_lf, empty, gzip_lf)] == [plain_lf, empty, gzip_lf]
 
 
 @pytest.mark.parametrize("chunk_bytes", [1, 7, 1 << 20])

@@ -151,6 +151,23 @@ def test_sql_and_pydantic_agree_on_every_line(con, tmp_path):
         json.dumps(event("t21")).replace('"user_id": 1', '"user_id": 0, "user_id": 1'),
         json.dumps(event("t22", note="a")).replace('"note": "a"', '"note": "a", "note": "b"'),
         json.dumps(event("t23", extra={"user_id": 2, "nested": {"user_id": 3}})),
+        # DuckDB's parser takes trailing commas and NaN/Infinity; JSON does not.
+        json.dumps(event("t24"))[:-1] + ",}",
+        json.dumps(event("t25"))[:-1] + " ,\t } ",
+        json.dumps(event("t26", extra=[1])).replace("[1]", "[1,]"),
+        json.dumps(event("t27", extra={"a": 1})).replace('"a": 1}', '"a": 1,}'),
+        json.dumps(event("t28", page="/a,}", note="NaN, inf, ,]")),  # inside strings: fine
+        *(json.dumps(event(f"t29-{i}", extra=0)).replace('"extra": 0', f'"extra": {v}')
+          for i, v in enumerate(("NaN", "-nan", "Infinity", "-Infinity", "inf", "[1, NaN]"))),
+        *(json.dumps(add_to_cart(f"t30-{i}", price=7777)).replace("7777", v)
+          for i, v in enumerate(("NaN", "-nan", "Infinity", "-inf", "1e400", "-1e400", "1e308"))),
+        # Offsets and times DuckDB would normalise (+00:60 read as an hour).
+        *(json.dumps(event(f"t31-{i}", event_time=t)) for i, t in enumerate((
+            "2026-11-20T12:00:00+00:60", "2026-11-20T12:00:00+01:75", "2026-11-20T12:00:00-00:90", "2026-11-20T12:00:00+24:00",
+            "2026-11-20T12:00:00+23:59", "2026-11-20T12:00:00-23:59", "2026-11-20T24:00:00Z", "2026-11-20T12:60:00Z",
+            "2026-11-20T12:00:60Z", "2026-11-20T12:00:59.999Z", "2026-11-31T12:00:00Z",
+            "2026-11-19T24:00:00.000Z", "2026-11-19T23:60:00.000Z", "2026-11-19T23:59:60.000Z", "2026-11-31T12:00:00.000Z",
+            "2026-11-19T24:00:00Z", "2026-11-19T23:59:60Z"))),
     ]
     path = write_lines(tmp_path / "landing" / "part-00.jsonl", tricky)
     load_events(con, [path], WINDOW)
@@ -210,11 +227,11 @@ def test_a_line_ends_at_a_newline_whatever_carriage_returns_the_file_holds(con, 
     DuckDB's CSV reader also breaks lines at a lone CR, which split records and shifted numbers."""
     copied_under = []
 
-    def readable_copies(paths, scratch):
+    def reader_files(paths, scratch):
         copied_under.append(scratch)
-        return line_endings.readable_copies(paths, scratch)
+        return line_endings.reader_files(paths, scratch)
 
-    monkeypatch.setattr(event_loading, "readable_copies", readable_copies)
+    monkeypatch.setattr(event_loading, "reader_files", reader_files)
     spaced_by_cr = json.dumps(event("c3")).replace(', "user_id"', ',\r"user_id"')  # CR as JSON whitespace
     cr_in_a_string = json.dumps(event("c7")).replace('"c7"', '"c\r7"')  # a raw control character: not JSON
     lines = [json.dumps(event("c1")) + "\n", "\r\n", spaced_by_cr + "\r\n", "{broken\r\n",
@@ -239,6 +256,30 @@ def test_copies_go_beside_the_warehouse_file_or_to_the_system_temp_dir(con, tmp_
     assert scratch_parent(con) == tmp_path
     with duckdb.connect() as in_memory:
         assert scratch_parent(in_memory) is None
+
+
+def test_each_file_is_read_as_itself_whatever_its_name(con, tmp_path):
+    """DuckDB's reader takes a name as a glob: `part-[1].jsonl` read `part-1.jsonl`, and
+    `part-?.jsonl` its siblings; a backslash cut the stored file name."""
+    folder = tmp_path / "date=2026-11-20"
+    files = {
+        "part-1.jsonl": [json.dumps(event("one"))],
+        "part-[1].jsonl": [json.dumps(event("bracket-a")), json.dumps(event("bracket-b"))],
+        "part-?.jsonl": [json.dumps(event("question")), "{broken"],
+        "back\\slash.jsonl": [json.dumps(event("backslash"))],
+    }
+    paths = [write_lines(folder / name, lines) for name, lines in sorted(files.items())]
+    paths.append(folder / "part-*.jsonl.GZ")  # gzip, whatever the case of its name
+    paths[-1].write_bytes(gzip.compress((json.dumps(event("star")) + "\n").encode()))
+
+    result = load_events(con, paths, WINDOW)
+
+    assert (result.loaded, result.rejected, result.duplicates, result.lines) == (6, 1, 0, 7)
+    assert sorted(con.execute("SELECT _source_file, _source_line, event_id FROM raw.events").fetchall()) == sorted([
+        ("part-1.jsonl", 1, "one"), ("part-[1].jsonl", 1, "bracket-a"), ("part-[1].jsonl", 2, "bracket-b"),
+        ("part-?.jsonl", 1, "question"), ("part-*.jsonl.GZ", 1, "star"), ("back\\slash.jsonl", 1, "backslash")])
+    assert con.execute("SELECT source, line_number, rule FROM raw.events_rejected").fetchall() == [
+        (str(folder / "part-?.jsonl"), 2, "json_invalid")]
 
 
 def test_duplicate_deliveries_are_kept_once_across_files(con, tmp_path):
