@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-from ecommerce_assets.line_endings import holds_carriage_return, inflated_chunks, reader_files, write_newline_copy
+from ecommerce_assets.line_endings import needs_copy, inflated_chunks, reader_files, write_newline_copy
 
 
 def lines_as_ndjson_reads_them(data: bytes) -> list[bytes]:
@@ -42,7 +42,7 @@ def test_files_holding_a_carriage_return_get_a_copy_and_the_rest_a_link(tmp_path
     scratch = tmp_path / "scratch"
     scratch.mkdir()
 
-    assert [holds_carriage_return(p) for p in (plain_lf, empty, gzip_crlf, gzip_lf)] == [False, False, True, False]
+    assert [needs_copy(p) for p in (plain_lf, empty, gzip_crlf, gzip_lf)] == [False, False, True, False]
     found = reader_files([plain_lf, empty, gzip_crlf, gzip_lf], scratch)
     assert [found[p].copied for p in (plain_lf, empty, gzip_crlf, gzip_lf)] == [False, False, True, False]
     assert all(read.path.parent == scratch for read in found.values())
@@ -50,6 +50,20 @@ def test_files_holding_a_carriage_return_get_a_copy_and_the_rest_a_link(tmp_path
     # Links are read decompressed exactly when the file is gzip, whatever the case of its name.
     assert found[gzip_lf].path.name.endswith(".jsonl.gz") and found[plain_lf].path.name.endswith(".jsonl")
     assert [found[p].path.resolve() for p in (plain_lf, empty, gzip_lf)] == [plain_lf, empty, gzip_lf]
+
+
+def test_a_gzip_file_padded_with_zeros_is_read_through_a_copy(tmp_path):
+    """DuckDB's reader refuses zero padding around gzip members (`Input is not a GZIP stream`)."""
+    text = b'{"a": 1}\n{"a": 2}\n'
+    padded, plain = tmp_path / "padded.jsonl.gz", tmp_path / "plain.jsonl.gz"
+    padded.write_bytes(gzip.compress(text[:9]) + bytes(7) + gzip.compress(text[9:]) + bytes(512))
+    plain.write_bytes(gzip.compress(text))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+
+    assert [needs_copy(padded), needs_copy(plain)] == [True, False]
+    found = reader_files([padded, plain], scratch)
+    assert found[padded].copied and found[padded].path.read_bytes() == text and not found[plain].copied
 
 
 @pytest.mark.parametrize("chunk_bytes", [1, 7, 1 << 20])
@@ -78,4 +92,4 @@ def test_a_corrupt_gzip_file_is_named_before_anything_loads(tmp_path):
     path.write_bytes(data[:-8] + bytes(8))  # the CRC and length of another content
 
     with pytest.raises(ValueError, match=r"part-07\.jsonl\.gz: not a readable gzip file \(.*check\); nothing was loaded"):
-        holds_carriage_return(path)
+        needs_copy(path)

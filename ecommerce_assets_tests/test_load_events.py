@@ -407,6 +407,16 @@ def test_columns_in_another_order_are_a_difference():
     assert shape_differences([("a", "INTEGER")], expected) == ["missing column b BIGINT", "column a is INTEGER, expected BIGINT"]
 
 
+def test_a_gzip_file_padded_with_zeros_loads(con, tmp_path):
+    path = tmp_path / "part-00.jsonl.gz"
+    path.write_bytes(gzip.compress((json.dumps(event("a")) + "\n{broken\n").encode()) + bytes(512))
+
+    result = load_events(con, [path], WINDOW)
+
+    assert (result.loaded, result.rejected, result.lines) == (1, 1, 2)
+    assert con.execute("SELECT source, line_number, payload FROM raw.events_rejected").fetchall() == [(str(path), 2, "{broken")]
+
+
 def test_no_files_empties_the_partition(con, tmp_path):
     path = write_lines(tmp_path / "d1.jsonl", [json.dumps(event("a"))])
     load_events(con, [path], WINDOW)
