@@ -152,7 +152,8 @@ def stage_batch(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile], read_a
     )
     # The reader's file_index (the file's position in the list) per row, not its path;
     # valid rows are hashed with their day, as duplicates are settled within a day.
-    # A blank line is no record: it is counted ('blank'), neither loaded nor refused.
+    # A blank line (nothing but JSON's whitespace; a CR is read as a tab) is no record:
+    # it is counted ('blank'), neither loaded nor refused.
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE events_checked AS
@@ -160,7 +161,7 @@ def stage_batch(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile], read_a
                CASE WHEN failed_rule <> '{BLANK}' THEN line END AS payload,
                CASE WHEN failed_rule IS NULL THEN hash("val__event_id", file_day) END AS id_hash, {typed}
         FROM (
-            SELECT *, CASE WHEN line IS NULL OR (NOT parsed AND regexp_full_match(line, '[[:space:]]*')) THEN '{BLANK}'
+            SELECT *, CASE WHEN line IS NULL OR (NOT parsed AND regexp_full_match(line, '[ \t]*')) THEN '{BLANK}'
                            ELSE {first_failure_sql(event_rules())} END AS failed_rule
             FROM (
                 SELECT *, {values}

@@ -212,13 +212,14 @@ def test_a_timestamp_outside_the_iso_spelling_is_refused_with_the_spelling_expec
 
 def test_blank_lines_are_counted_not_refused_and_keep_the_line_numbers(con, tmp_path):
     path = write_lines(tmp_path / "landing" / "part-00.jsonl",
-                       [json.dumps(event("b1")), "", "   ", "\t", json.dumps(event("b5")), "{oops"])
+                       [json.dumps(event("b1")), "", "   ", "\t", json.dumps(event("b5")), "{oops", "\f", " \v"])
 
     result = load_events(con, [path], WINDOW)
 
-    assert (result.loaded, result.rejected, result.blank, result.lines) == (2, 1, 3, 6)
+    assert (result.loaded, result.rejected, result.blank, result.lines) == (2, 3, 3, 8)
     assert con.execute("SELECT event_id, _source_line FROM raw.events ORDER BY 2").fetchall() == [("b1", 1), ("b5", 5)]
-    assert [(line, rule) for line, _, _, rule, _ in rejected(con)] == [(6, "json_invalid")]
+    # A form feed or vertical tab is not JSON's whitespace: such a line is no blank.
+    assert [(line, rule) for line, _, _, rule, _ in rejected(con)] == [(6, "json_invalid"), (7, "json_invalid"), (8, "json_invalid")]
 
 
 @pytest.mark.parametrize("name", ["part-00.jsonl", "part-00.jsonl.gz"])
