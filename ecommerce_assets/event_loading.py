@@ -34,8 +34,6 @@ from ecommerce_assets.validation import (
     Rejection,
     Rule,
     duplicate_key_rule,
-    strict_json_end_sql,
-    strict_json_rule,
     explain,
     field_rules,
     field_specs,
@@ -46,6 +44,8 @@ from ecommerce_assets.validation import (
     raw_sql,
     requirement_rule,
     sql_literal,
+    strict_json_end_sql,
+    strict_json_rule,
     value_column,
     value_sql,
     window_rule,
@@ -138,16 +138,16 @@ def stage_batch(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile], read_a
     typed = ", ".join(f'{value_column(spec)} AS "{spec.name}"' for spec in EVENT_SPECS)
     con.execute("DROP TABLE IF EXISTS events_unreadable")
     con.execute("DROP TABLE IF EXISTS events_unreadable_scan")
-    sources = ", ".join(sql_literal(str(p)) for _, p in files)
     paths = ", ".join(sql_literal(str(read_as[p].path)) for _, p in files)
-    copied = ", ".join("true" if read_as[p].copied else "false" for _, p in files)
-    names = ", ".join(sql_literal(p.name) for _, p in files)
     days = ", ".join(f"{sql_literal(day)}::DATE" for day, _ in files)
+    rows = ", ".join(
+        f"({index}::BIGINT, {sql_literal(str(p))}, {sql_literal(p.name)}, {sql_literal(str(read_as[p].path))}, {read_as[p].copied}, {sql_literal(day)}::DATE)"
+        for index, (day, p) in enumerate(files)
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE events_batch_files AS
-        SELECT unnest(range({len(files)})) AS file_index, unnest([{sources}]) AS source_file, unnest([{names}]) AS file_name,
-               unnest([{paths}]) AS read_file, unnest([{copied}]) AS copied, unnest([{days}]) AS file_day
+        SELECT * FROM (VALUES {rows}) AS f(file_index, source_file, file_name, read_file, copied, file_day)
         """
     )
     # The reader's file_index (the file's position in the list) per row, not its path;

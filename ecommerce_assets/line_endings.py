@@ -125,12 +125,11 @@ def reader_files(paths: Sequence[Path], scratch: Path) -> dict[Path, ReaderFile]
     `part-1.jsonl` instead), expands a leading `~`, and picks the decompression from the
     name. Under names of ours, each file is read as itself, decompressed when `is_gzip`.
     """
+    unique = list(dict.fromkeys(paths))
     with ThreadPoolExecutor(os.cpu_count()) as pool:  # gzip inflates without holding the GIL
-        copy_needed = list(pool.map(needs_copy, paths))
+        copy_needed = list(pool.map(needs_copy, unique))
     found = {}
-    for index, (path, copy) in enumerate(zip(paths, copy_needed)):
-        if path in found:
-            continue
+    for index, (path, copy) in enumerate(zip(unique, copy_needed)):
         if copy:
             found[path] = ReaderFile(scratch / f"{index:05d}.jsonl", copied=True)
             write_newline_copy(path, found[path].path)
