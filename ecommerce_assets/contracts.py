@@ -21,10 +21,12 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
-# Fields that must never land anywhere, not even in quarantine.
-SECRET_FIELDS = frozenset({"password"})
+# Fields that must never land anywhere, not even in quarantine, however a source spells
+# them (`Password`, `pass_word`): names are compared lower-cased, letters only.
+SECRET_FIELDS = frozenset({"password", "passwd"})
 
 EVENT_TYPES = ("page_view", "add_to_cart", "remove_from_cart", "purchase")
 DEVICES = ("desktop", "mobile", "tablet")
@@ -32,8 +34,8 @@ CART_EVENT_TYPES = frozenset({"add_to_cart", "remove_from_cart", "purchase"})
 PRODUCT_PAGE_PREFIX = "/products/"
 
 # The warehouse stores integers as BIGINT: a larger JSON integer is refused, not truncated.
-INT64_MAX = 2**63 - 1
-Int64 = Annotated[int, Field(le=INT64_MAX, strict=True)]
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX, strict=True)]
 PositiveId = Annotated[Int64, Field(ge=1)]
 Count = Annotated[Int64, Field(ge=0)]
 Quantity = Annotated[Int64, Field(ge=1)]
@@ -50,10 +52,14 @@ ISO_8601_TIMESTAMP = (
 _ISO_8601_TIMESTAMP = re.compile(ISO_8601_TIMESTAMP)
 
 
+def is_secret(key: Any) -> bool:
+    return isinstance(key, str) and "".join(filter(str.isalpha, key)).lower() in SECRET_FIELDS
+
+
 def without_secrets(record: Any) -> Any:
     """The record with every secret field removed, at any depth."""
     if isinstance(record, dict):
-        return {k: without_secrets(v) for k, v in record.items() if k not in SECRET_FIELDS}
+        return {k: without_secrets(v) for k, v in record.items() if not is_secret(k)}
     if isinstance(record, list):
         return [without_secrets(v) for v in record]
     return record
@@ -69,11 +75,25 @@ def iso_8601_text(value: Any) -> Any:
     return value
 
 
+def one_spelling(record: Any, *spellings: str) -> Any:
+    """A field a source spells two ways (`userId`, `user_id`) must not arrive both ways with
+    different values: either reading would silently drop the other."""
+    if isinstance(record, dict):
+        given = [name for name in spellings if name in record]
+        if any(record[name] != record[given[0]] for name in given[1:]):
+            raise ValueError(f"{' and '.join(given)} are the same field and hold different values")
+    return record
+
+
 def as_utc(value: datetime) -> datetime:
     """Naive timestamps are UTC by contract; aware ones are converted to UTC."""
     if value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        # pydantic reports only ValueError as a validation error; anything else stops the load.
+        raise ValueError("lies outside the years 1 to 9999 once converted to UTC") from None
 
 
 def check_inside_window(value: datetime, info: ValidationInfo) -> datetime:
@@ -92,7 +112,7 @@ def check_inside_window(value: datetime, info: ValidationInfo) -> datetime:
 
 
 class Rating(BaseModel):
-    rate: Annotated[float, Field(ge=0, le=5, strict=True)]
+    rate: Annotated[float, Field(ge=0, le=5, strict=True, allow_inf_nan=False)]
     count: Count
 
 
@@ -145,6 +165,11 @@ class CartItem(BaseModel):
     product_id: Annotated[PositiveId, Field(validation_alias=AliasChoices("productId", "product_id"))]
     quantity: Quantity
 
+    @model_validator(mode="before")
+    @classmethod
+    def _product_id_once(cls, record: Any) -> Any:
+        return one_spelling(record, "productId", "product_id")
+
 
 class Cart(BaseModel):
     """A checked-out order. Its date is the sale date and decides its partition."""
@@ -155,6 +180,11 @@ class Cart(BaseModel):
     user_id: Annotated[PositiveId, Field(validation_alias=AliasChoices("userId", "user_id"))]
     date: datetime
     products: Annotated[list[CartItem], Field(min_length=1)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _user_id_once(cls, record: Any) -> Any:
+        return one_spelling(record, "userId", "user_id")
 
     @field_validator("date", mode="before")
     @classmethod

@@ -16,6 +16,8 @@ import duckdb
 import pyarrow as pa
 from pydantic import BaseModel, ValidationError
 
+from ecommerce_assets.contracts import without_secrets
+from ecommerce_assets.sources.fakestore import REPEATED_KEYS
 from ecommerce_assets.validation import record_key, rejection_from_error
 from ecommerce_assets.warehouse import Window, ensure_tables, qualified, rejects_table, replace_rows
 
@@ -29,6 +31,10 @@ class LoadResult:
 
     def __add__(self, other: LoadResult) -> LoadResult:
         return LoadResult(*(a + b for a, b in zip(astuple(self), astuple(other))))
+
+
+class EmptySnapshotError(RuntimeError):
+    """A snapshot load would replace the rows held with none."""
 
 
 # --- API records: one pydantic validation per record ----------------------------------
@@ -49,6 +55,12 @@ def split_records(
     """
     rows, rejections, seen = [], [], set()
     for record in records:
+        if repeated := repeated_key(record):
+            path, key, times = repeated
+            rejections.append(_rejection(record_key(record), path, "duplicate_key",
+                                         f"{path}: the key {key!r} appears {times} times in one object, so its value is ambiguous",
+                                         record, source, partition_date))
+            continue
         try:
             valid = model.model_validate(record, context=context)
         except ValidationError as error:
@@ -66,9 +78,26 @@ def split_records(
     return rows, rejections
 
 
+def repeated_key(record: Any, path: str = "") -> tuple[str, str, int] | None:
+    """(path, key, times) of the first key a JSON object of the record names twice, at any depth."""
+    if isinstance(record, dict):
+        if isinstance(repeats := record.get(REPEATED_KEYS), dict) and repeats:
+            key, values = next(iter(repeats.items()))
+            return ".".join(filter(None, (path, key))), key, len(values)
+        items = record.items()
+    elif isinstance(record, list):
+        items = enumerate(record)
+    else:
+        return None
+    for name, value in items:
+        if found := repeated_key(value, ".".join(filter(None, (path, str(name))))):
+            return found
+    return None
+
+
 def _rejection(key: str | None, field: str, rule: str, reason: str, record: Any, source: str, partition_date: Any) -> dict:
     return {"partition_date": partition_date, "source": source, "record_key": key,
-            "field": field, "rule": rule, "reason": reason, "payload": _json(record)}
+            "field": field, "rule": rule, "reason": reason, "payload": _json(without_secrets(record))}
 
 
 def load_records(
@@ -82,10 +111,28 @@ def load_records(
 ) -> LoadResult:
     """Replace the window (or the whole snapshot) with validated rows and their rejects."""
     ensure_tables(con, table, columns)
+    if window is None and not rows:
+        _refuse_empty_snapshot(con, table, rejections)
     loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
     arrow_rows = _arrow_rows(con, table, [{**row, "_loaded_at": loaded_at} for row in rows])
     replace_rows(con, table, arrow_rows, rejects_table(rejections), window, partition_column)
-    return LoadResult(loaded=len(rows), rejected=len(rejections), lines=len(rows) + len(rejections))
+    # As for events, a repeated delivery is counted as a duplicate, not as a refusal.
+    duplicates = sum(r["rule"] == "duplicate" for r in rejections)
+    return LoadResult(loaded=len(rows), rejected=len(rejections) - duplicates, duplicates=duplicates,
+                      lines=len(rows) + len(rejections))
+
+
+def _refuse_empty_snapshot(con: duckdb.DuckDBPyConnection, table: str, rejections: list[dict]) -> None:
+    """A snapshot with no valid record would delete the catalogue (and close every version in
+    the dbt snapshots): far more likely a source failure than a shop without products."""
+    held = con.execute(f"SELECT count(*) FROM {qualified(table)}").fetchone()[0]
+    if not held:
+        return
+    why = f"{len(rejections)} record(s), all refused, first: {rejections[0]['reason']}" if rejections else "no records"
+    raise EmptySnapshotError(
+        f"{qualified(table)}: the source delivered {why}; the {held} rows held are kept "
+        "and nothing was written (to empty the table on purpose, delete its rows first)"
+    )
 
 
 def _arrow_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -> pa.Table:

@@ -30,8 +30,13 @@ class Warehouse(DuckDBResource):
     def get_connection(self):
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         with self.writing(), super().get_connection() as con:
-            configure_session(con, self.memory_limit)
-            yield con
+            # DuckDBResource closes only on success: a connection a failure leaves open
+            # outlives the lock, held by the traceback, and bars dbt from the file.
+            try:
+                configure_session(con, self.memory_limit)
+                yield con
+            finally:
+                con.close()
 
 
 class FakeStore(dg.ConfigurableResource):

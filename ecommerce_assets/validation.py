@@ -21,7 +21,7 @@ from typing import Any, Literal
 import annotated_types as at
 from pydantic import AllowInfNan, BaseModel, Strict, ValidationError
 
-from ecommerce_assets.contracts import INT64_MAX, ISO_8601_TIMESTAMP, RequiredWhen
+from ecommerce_assets.contracts import INT64_MAX, INT64_MIN, ISO_8601_TIMESTAMP, RequiredWhen
 
 # JSON value types DuckDB's json_type reports, per Python type in a strict contract.
 JSON_TYPES: dict[type, tuple[str, ...]] = {
@@ -194,7 +194,10 @@ def json_kind_ok(spec: FieldSpec) -> str:
 def _constraint_sql(spec: FieldSpec, constraint: Any, value: str) -> tuple[str, str] | None:
     if isinstance(constraint, Strict) or (isinstance(constraint, AllowInfNan) and not constraint.allow_inf_nan):
         return None  # JSON types are always checked strictly, numbers as finite (`json_kind_ok`)
-    if isinstance(constraint, at.Le) and spec.base is int and constraint.le >= INT64_MAX:
+    if spec.base is int and (
+        (isinstance(constraint, at.Le) and constraint.le >= INT64_MAX)
+        or (isinstance(constraint, at.Ge) and constraint.ge <= INT64_MIN)
+    ):
         return None  # a BIGINT holds no more: the type rule refuses larger integers
     if isinstance(constraint, at.Ge):
         return "ge", f"{value} >= {constraint.ge!r}"

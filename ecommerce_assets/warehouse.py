@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -173,8 +174,23 @@ def rejects_table(rows: Sequence[dict]) -> pa.Table:
             ("rejected_at", pa.timestamp("us")),
         ]
     )
-    filled = [{**{name: None for name in schema.names}, "rejected_at": now, **row} for row in rows]
+    filled = [
+        {**{name: None for name in schema.names}, "rejected_at": now, **{k: storable(v) for k, v in row.items()}}
+        for row in rows
+    ]
     return pa.Table.from_pylist(filled, schema=schema)
+
+
+def storable(value: Any) -> Any:
+    """A value a text column can hold: a lone surrogate (JSON may escape one, UTF-8 cannot
+    encode it) is kept as its `\\uXXXX` escape, so a refused record never stops the load."""
+    if not isinstance(value, str) or value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 def table_stats(con: duckdb.DuckDBPyConnection, table: str, window: Window | None, partition_column: str, preview_rows: int = 5) -> TableStats:

@@ -10,9 +10,11 @@ import textwrap
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from ecommerce_assets.locking import WarehouseBusy, exclusive, lock_path
+from ecommerce_assets.resources import Warehouse
 
 from .pipeline import copy_shop
 
@@ -99,3 +101,17 @@ def test_two_runs_writing_at_once_both_succeed_with_the_right_data(range_shop, t
     assert "waiting for the warehouse" in outputs[1][1]  # they did collide, and the second waited
     assert shop.query("SELECT event_date, count(*) FROM raw.events GROUP BY 1 ORDER BY 1") == before
     assert shop.query("SELECT count(*) FROM staging.stg_events WHERE event_date = DATE '2026-11-05'")[0][0] > 0
+
+
+def test_a_failure_inside_a_warehouse_connection_closes_it_before_the_lock_is_released(tmp_path):
+    warehouse = Warehouse(database=str(tmp_path / "ecommerce.duckdb"))
+    with pytest.raises(ZeroDivisionError):
+        with warehouse.get_connection() as con:
+            con.execute("CREATE TABLE t AS SELECT 1 AS x")
+            1 / 0
+
+    with pytest.raises(duckdb.ConnectionException, match="closed"):
+        con.execute("SELECT 1")
+    # Another configuration of the same file (as a reader or another process would open it) is free to open.
+    with duckdb.connect(str(tmp_path / "ecommerce.duckdb"), read_only=True) as reader:
+        assert reader.execute("SELECT x FROM t").fetchall() == [(1,)]

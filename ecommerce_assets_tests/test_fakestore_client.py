@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import requests
 
-from ecommerce_assets.sources.fakestore import FakeStoreClient, FakeStoreError, Fetched, retry_after_seconds
+from ecommerce_assets.sources.fakestore import (
+    REPEATED_KEYS,
+    FakeStoreClient,
+    FakeStoreError,
+    Fetched,
+    retry_after_seconds,
+)
 from ecommerce_assets.sources.fakestore_local import LocalFakeStore
 from ecommerce_assets.sources.fakestore_server import Faults, running_server
 from ecommerce_assets.sources.landing import carts_dir, carts_path, users_path
@@ -227,3 +238,115 @@ def test_local_store_without_a_generated_shop(tmp_path: Path) -> None:
         with pytest.raises(FileNotFoundError, match="run `ecommerce-assets generate` first"):
             read()
     assert local.carts(DAY, NEXT_DAY).records == [] and local.all_carts() == []
+
+
+@contextmanager
+def scripted_server(answer: Callable[[int, str], tuple[int, dict[str, str], bytes]]) -> Iterator[str]:
+    """A server on 127.0.0.1 answering request N for `path` with `answer(N, path)`: what a
+    broken or hostile service might send, which the Fake Store server never does."""
+    count = itertools.count(1)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status, headers, body = answer(next(count), self.path)
+            self.send_response(status)
+            for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_a_retry_after_of_zero_or_in_the_past_keeps_the_backoff() -> None:
+    past = "Wed, 21 Oct 2015 07:28:00 GMT"
+    headers = {1: {"Retry-After": "0"}, 2: {"Retry-After": past}, 3: {"Retry-After": "-5"}}
+
+    def answer(n: int, path: str):
+        return (429, headers[n], b"{}") if n in headers else (200, {}, b"[]")
+
+    with scripted_server(answer) as url:
+        client, sleeps = client_for(url, backoff_base=1.0)
+        assert client.products().records == []
+    assert len(sleeps) == 3
+    assert 0.5 <= sleeps[0] <= 1 and 1 <= sleeps[1] <= 2 and 2 <= sleeps[2] <= 4
+
+
+def test_a_redirect_loop_or_a_3xx_without_a_target_is_a_clear_error() -> None:
+    def answer(n: int, path: str):
+        if path.startswith("/products"):
+            return 302, {"Location": "/products"}, b""
+        return 300, {}, b'[{"id": 1}]'
+
+    with scripted_server(answer) as url:
+        client, sleeps = client_for(url)
+        with pytest.raises(FakeStoreError, match=r"GET .*/products: TooManyRedirects") as looped:
+            client.products()
+        with pytest.raises(FakeStoreError) as multiple:
+            client.users()
+    assert looped.value.url == f"{url}/products" and looped.value.attempts == 1
+    assert multiple.value.status == 300 and f"GET {url}/users: HTTP 300" in str(multiple.value)
+    assert sleeps == []
+
+
+def test_a_body_nested_too_deeply_is_a_clear_error_not_a_crash() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+
+    with scripted_server(lambda n, path: (200 if path == "/products" else 400, {}, deep)) as url:
+        client, _ = client_for(url)
+        with pytest.raises(FakeStoreError, match="not valid JSON \\(nested too deeply to decode\\)"):
+            client.products()
+        with pytest.raises(FakeStoreError, match="HTTP 400") as refused:
+            client.users()
+    assert len(str(refused.value)) < 400
+
+
+def test_an_error_body_never_carries_a_password_into_the_message() -> None:
+    bodies = {"/users": [{"id": 1, "Password": "hunter2"}], "/products": {"message": "x" * 5000}}
+
+    with scripted_server(lambda n, path: (422, {}, json.dumps(bodies[path]).encode())) as url:
+        client, _ = client_for(url)
+        with pytest.raises(FakeStoreError) as users:
+            client.users()
+        with pytest.raises(FakeStoreError) as products:
+            client.products()
+    assert "hunter2" not in str(users.value) and '"id": 1' in str(users.value)
+    assert "x" * 200 in str(products.value) and "x" * 201 not in str(products.value)
+
+
+def test_a_repeated_key_is_delivered_noted_not_resolved() -> None:
+    body = b'[{"id": 1, "title": "a", "title": "b"}]'
+
+    with scripted_server(lambda n, path: (200, {}, body)) as url:
+        client, _ = client_for(url)
+        [product] = client.products().records
+    assert product[REPEATED_KEYS] == {"title": ["a", "b"]}
+
+
+def test_carts_without_a_readable_date_reach_the_client_as_they_reach_the_local_store(fakestore_landing: Path) -> None:
+    undatable = [{"id": 5, "userId": 1}, {"id": 6, "userId": 1, "date": 1795000000},
+                 {"id": 7, "userId": 1, "date": "soon"}, "not a cart", [8]]
+    carts = json.loads(carts_path(fakestore_landing, DAY).read_text()) + undatable
+    carts_path(fakestore_landing, DAY).write_text(json.dumps(carts))
+    local = LocalFakeStore(fakestore_landing)
+
+    with running_server(local) as url:
+        client, _ = client_for(url)
+        that_day = client.carts(DAY, NEXT_DAY).records
+        next_day = client.carts(NEXT_DAY, date(2026, 11, 22)).records
+        of_user_1 = requests.get(f"{url}/carts/user/1?startdate=2026-11-20", timeout=5)
+
+    assert that_day == local.carts(DAY, NEXT_DAY).records and that_day[2:] == undatable
+    assert ids(next_day) == [4]
+    assert of_user_1.status_code == 200 and ids(of_user_1.json()) == [2, 5, 6, 7]

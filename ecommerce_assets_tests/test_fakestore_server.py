@@ -40,7 +40,7 @@ def test_lists_sort_and_limit(store_url: str) -> None:
     assert ids(f"{store_url}/carts?sort=desc&limit=3") == [4, 3, 2]
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=-1", "limit=two", "sort=up"])
+@pytest.mark.parametrize("query", ["limit=0", "limit=-1", "limit=two", "limit=+1_0", "limit=\u0661", "sort=up"])
 def test_bad_list_parameters_answer_400(store_url: str, query: str) -> None:
     response = get(f"{store_url}/products?{query}")
     assert response.status_code == 400
@@ -54,7 +54,8 @@ def test_items_and_missing_ids(store_url: str) -> None:
     for missing in ("products/99", "users/0", "carts/99"):
         response = get(f"{store_url}/{missing}")
         assert (response.status_code, response.text) == (200, "null")
-    assert get(f"{store_url}/products/abc").status_code == 400
+    for not_an_id in ("abc", "+1", "1_0", "%D9%A1"):  # the last is an Arabic-Indic 1, which int() reads
+        assert get(f"{store_url}/products/{not_an_id}").status_code == 400
     assert get(f"{store_url}/carts/user").status_code == 400
 
 

@@ -168,6 +168,12 @@ def test_sql_and_pydantic_agree_on_every_line(con, tmp_path):
             "2026-11-20T12:00:60Z", "2026-11-20T12:00:59.999Z", "2026-11-31T12:00:00Z",
             "2026-11-19T24:00:00.000Z", "2026-11-19T23:60:00.000Z", "2026-11-19T23:59:60.000Z", "2026-11-31T12:00:00.000Z",
             "2026-11-19T24:00:00Z", "2026-11-19T23:59:60Z"))),
+        # Instants beyond the calendar once in UTC, and lone halves of UTF-16 pairs, which
+        # JSON may escape and UTF-8 cannot hold: refused, never a crash of the load.
+        json.dumps(event("t32-0", event_time="9999-12-31T23:30:00-01:00")),
+        json.dumps(event("t32-1", event_time="0001-01-01T00:30:00+01:00")),
+        json.dumps(event("t33-0\ud800")),
+        json.dumps(event("t33-1", page="/\udc80", note="\ud83d")),
     ]
     path = write_lines(tmp_path / "landing" / "part-00.jsonl", tricky)
     load_events(con, [path], WINDOW)

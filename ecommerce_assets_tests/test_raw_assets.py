@@ -151,3 +151,42 @@ def test_partitioned_raw_assets_share_one_daily_partitioning_and_run_ranges_as_o
     assert {a.key.to_user_string() for a in partitioned} == {"raw/carts", "raw/events"}
     assert len({id(a.partitions_def) for a in partitioned}) == 1
     assert all(a.backfill_policy == dg.BackfillPolicy.single_run() for a in partitioned)
+
+
+def test_a_rejected_record_holding_a_lone_surrogate_is_kept_and_the_rest_loads(tmp_path, fakestore_landing):
+    # JSON may escape half of a UTF-16 pair; Python reads it as a string UTF-8 cannot encode.
+    text = json.dumps(FAKESTORE_PRODUCTS + [{**FAKESTORE_PRODUCTS[0], "id": 9, "title": "ba\\ud800d"}])
+    products_path(fakestore_landing).write_text(text.replace("ba\\\\ud800d", "ba\\ud800d"))
+
+    result = dg.materialize([raw_products], resources=resources(tmp_path, fakestore_landing))
+
+    assert result.success
+    assert query(tmp_path, "SELECT count(*) FROM raw.products") == [(3,)]
+    [(key, rule, payload)] = query(tmp_path, "SELECT record_key, rule, payload FROM raw.products_rejected")
+    assert (key, rule) == ("9", "string_unicode") and json.loads(payload)["title"] == "ba\ud800d"
+
+
+def test_a_snapshot_delivered_empty_keeps_the_rows_held(tmp_path, fakestore_landing):
+    res = resources(tmp_path, fakestore_landing)
+    dg.materialize([raw_products], resources=res)
+    before = query(tmp_path, "SELECT * FROM raw.products ORDER BY id")
+    write_json(products_path(fakestore_landing), [{**FAKESTORE_PRODUCTS[0], "price": -1}])
+
+    result = dg.materialize([raw_products], resources=res, raise_on_error=False)
+
+    assert not result.success
+    failure = result.get_step_failure_events()[0].step_failure_data.error.cause
+    assert failure.cls_name == "EmptySnapshotError"
+    assert "1 record(s), all refused, first: price" in failure.message and "the 3 rows held are kept" in failure.message
+    assert query(tmp_path, "SELECT * FROM raw.products ORDER BY id") == before
+    assert query(tmp_path, "SELECT count(*) FROM raw.products_rejected") == [(0,)]
+
+
+def test_a_password_spelt_otherwise_lands_nowhere(tmp_path, fakestore_landing):
+    users = [{**FAKESTORE_USERS[0], "id": 5, "Password": "Sp3lt-0therwise", "email": "not-an-email"}]
+    write_json(users_path(fakestore_landing), FAKESTORE_USERS + users)
+
+    dg.materialize([raw_users], resources=resources(tmp_path, fakestore_landing))
+
+    assert query(tmp_path, "SELECT record_key FROM raw.users_rejected") == [("5",)]
+    assert b"Sp3lt-0therwise" not in (tmp_path / "wh" / "ecommerce.duckdb").read_bytes()

@@ -1,5 +1,7 @@
 """The raw layer: every source record validated, the good landed, the bad quarantined."""
 
+from contextlib import closing
+
 import dagster as dg
 
 from ecommerce_assets.contracts import Cart, Product, User, day_window
@@ -42,7 +44,8 @@ def _snapshot_asset(name: str, description: str, columns: dict[str, str]):
     PRODUCT_COLUMNS,
 )
 def raw_products(fakestore: FakeStore, warehouse: Warehouse) -> dg.MaterializeResult:
-    fetched = fakestore.source().products()
+    with closing(fakestore.source()) as source:
+        fetched = source.products()
     rows, rejects = split_records(Product, fetched.records, fetched.source, product_row)
     return _land_snapshot(warehouse, "products", PRODUCT_COLUMNS, rows, rejects, fetched.source)
 
@@ -54,7 +57,8 @@ def raw_products(fakestore: FakeStore, warehouse: Warehouse) -> dg.MaterializeRe
     USER_COLUMNS,
 )
 def raw_users(fakestore: FakeStore, warehouse: Warehouse) -> dg.MaterializeResult:
-    fetched = fakestore.source().users()
+    with closing(fakestore.source()) as source:
+        fetched = source.users()
     rows, rejects = split_records(User, fetched.records, fetched.source, user_row)
     return _land_snapshot(warehouse, "users", USER_COLUMNS, rows, rejects, fetched.source)
 
@@ -81,19 +85,19 @@ def _land_snapshot(warehouse: Warehouse, table: str, columns: dict, rows: list, 
 )
 def raw_carts(context: dg.AssetExecutionContext, fakestore: FakeStore, warehouse: Warehouse) -> dg.MaterializeResult:
     window = partition_window(context)
-    source = fakestore.source()
     totals, sources = LoadResult(loaded=0, rejected=0), []
     # Day by day: each reject is filed under its own day, and a failure
     # part-way leaves whole days behind for a rerun to resume.
-    for day in days_in(window):
-        bounds = day_window(day)
-        fetched = source.carts(*bounds)
-        rows, rejects = split_records(
-            Cart, fetched.records, fetched.source, cart_row, context={"window": bounds}, partition_date=day
-        )
-        with warehouse.get_connection() as con:
-            totals += load_records(con, "carts", CART_COLUMNS, rows, rejects, bounds)
-        sources.append(fetched.source)
+    with closing(fakestore.source()) as source:
+        for day in days_in(window):
+            bounds = day_window(day)
+            fetched = source.carts(*bounds)
+            rows, rejects = split_records(
+                Cart, fetched.records, fetched.source, cart_row, context={"window": bounds}, partition_date=day
+            )
+            with warehouse.get_connection() as con:
+                totals += load_records(con, "carts", CART_COLUMNS, rows, rejects, bounds)
+            sources.append(fetched.source)
     with warehouse.get_connection() as con:
         stats = table_stats(con, "carts", window, "partition_date")
     return dg.MaterializeResult(metadata=load_metadata(totals, stats, sources[0] if len(sources) == 1 else f"{len(sources)} daily requests, first: {sources[0]}"))

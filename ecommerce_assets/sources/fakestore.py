@@ -14,6 +14,7 @@ import json
 import math
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -58,6 +59,10 @@ class FakeStoreSource(Protocol):
 
     def cart(self, id: int) -> dict | None: ...
 
+    def close(self) -> None:
+        """Release connections (the HTTP session); the source is not used after."""
+        ...
+
 
 def retry_after_seconds(value: str | None) -> float | None:
     """A `Retry-After` header (seconds or an HTTP date) as seconds from now, None if absent or unreadable."""
@@ -80,17 +85,43 @@ def is_retryable(status: int) -> bool:
     return status == 429 or 500 <= status <= 599
 
 
-def body_message(response: requests.Response) -> str:
-    """The error message a server put in its body, else the start of the body."""
+# A JSON object that names a key twice carries this key, listing every value each repeated
+# key was given: Python's json keeps the last silently, DuckDB's reader the first.
+REPEATED_KEYS = "__repeated_keys__"
+
+
+def _object_noting_repeats(pairs: list[tuple[str, Any]]) -> dict:
+    record = dict(pairs)
+    if len(record) < len(pairs):
+        counts = Counter(key for key, _ in pairs)
+        record[REPEATED_KEYS] = {
+            key: [value for name, value in pairs if name == key] for key, count in counts.items() if count > 1
+        }
+    return record
+
+
+def decode_json(content: bytes | str) -> Any:
+    """JSON as delivered, a repeated key noted under `REPEATED_KEYS` rather than resolved.
+
+    Raises ValueError for anything that is not JSON, including nesting too deep to decode.
+    """
     try:
-        body = response.json()
+        return json.loads(content, object_pairs_hook=_object_noting_repeats)
+    except RecursionError:
+        raise ValueError("nested too deeply to decode") from None
+
+
+def body_message(response: requests.Response, limit: int = 200) -> str:
+    """The error message a server put in its body, else the start of the body (secrets removed)."""
+    try:
+        body = without_secrets(decode_json(response.content))
     except ValueError:
-        return response.text[:200].strip()
+        return response.text[:limit].strip()
     if isinstance(body, dict):
         for key in ("message", "error", "detail"):
             if body.get(key):
-                return str(body[key])
-    return json.dumps(body)[:200]
+                return str(body[key])[:limit]
+    return json.dumps(body)[:limit]
 
 
 # Transport failures worth another attempt; anything else from requests is a bug or a bad URL.
@@ -171,12 +202,19 @@ class FakeStoreClient:
                 response = self._session.get(url, timeout=self.timeout)
             except RETRYABLE_ERRORS as error:
                 status, problem, wait = None, f"{type(error).__name__}: {error}", self._backoff(attempt)
+            except requests.RequestException as error:  # a redirect loop, an undecodable encoding
+                raise FakeStoreError(
+                    f"GET {url}: {type(error).__name__}: {error} (not retried; attempt {attempt} of {self.max_attempts})",
+                    url=url,
+                    attempts=attempt,
+                ) from error
             else:
                 if not is_retryable(response.status_code):
                     return self._decode(response, url, attempt)
                 status, problem = response.status_code, self._describe_status(response)
-                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-                wait = self._backoff(attempt) if retry_after is None else retry_after
+                # Retry-After is the least a server asks for: 0 or a past date never ends the backoff.
+                retry_after = retry_after_seconds(response.headers.get("Retry-After")) or 0.0
+                wait = max(self._backoff(attempt), retry_after)
             if attempt < self.max_attempts:
                 self._sleep(min(wait, self.backoff_max))
         raise FakeStoreError(
@@ -188,7 +226,7 @@ class FakeStoreClient:
 
     def _decode(self, response: requests.Response, url: str, attempt: int) -> Any:
         status = response.status_code
-        if status >= 400:
+        if status >= 300:  # redirects are followed, so a 3xx here has nowhere to go
             raise FakeStoreError(
                 f"GET {url}: {self._describe_status(response)}: {body_message(response)}"
                 f" (not retried; attempt {attempt} of {self.max_attempts})",
@@ -197,7 +235,7 @@ class FakeStoreClient:
                 attempts=attempt,
             )
         try:
-            return json.loads(response.content)
+            return decode_json(response.content)
         except ValueError as error:
             # A truncated or garbled body is the server's bug, not load: retrying would hide it.
             raise FakeStoreError(

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from ecommerce_assets.contracts import without_secrets
-from ecommerce_assets.sources.fakestore import FakeStoreError, Fetched
+from ecommerce_assets.sources.fakestore import FakeStoreError, Fetched, decode_json
 from ecommerce_assets.sources.landing import carts_dir, carts_path, products_path, users_path
 
 
 def read_array(path: Path) -> list[Any]:
     """The JSON array a file holds; a broken file is a source failure like a broken response."""
     try:
-        records = json.loads(path.read_bytes())
+        records = decode_json(path.read_bytes())
     except ValueError as error:
         raise FakeStoreError(f"{path} is not valid JSON ({error})", url=str(path)) from error
     if not isinstance(records, list):
@@ -23,8 +22,14 @@ def read_array(path: Path) -> list[Any]:
     return records
 
 
-def is_cart_file(path: Path) -> bool:
-    return path.is_file() and path.name.startswith("date=") and path.name.endswith(".json")
+def cart_file_day(path: Path) -> date | None:
+    """The day a `carts/date=YYYY-MM-DD.json` file holds, None for any other file."""
+    if not (path.is_file() and path.name.startswith("date=") and path.name.endswith(".json")):
+        return None
+    try:
+        return date.fromisoformat(path.name[len("date="):-len(".json")])
+    except ValueError:
+        return None
 
 
 def find_by_id(records: list[Any], id: int) -> dict | None:
@@ -54,12 +59,17 @@ class LocalFakeStore:
         source = ",".join(str(p) for p in paths) or str(carts_dir(self.landing_dir))
         return Fetched(source=source, records=records)
 
-    def all_carts(self) -> list[dict]:
-        """Every cart of every day file, in day order (what a server needs to filter by date)."""
+    def filed_carts(self) -> list[tuple[date, Any]]:
+        """Every cart of every day file with the day it is filed under, in day order."""
         folder = carts_dir(self.landing_dir)
         if not folder.is_dir():
             return []
-        return [record for path in sorted(folder.iterdir()) if is_cart_file(path) for record in read_array(path)]
+        days = sorted((day, path) for path in folder.iterdir() if (day := cart_file_day(path)) is not None)
+        return [(day, record) for day, path in days for record in read_array(path)]
+
+    def all_carts(self) -> list[Any]:
+        """Every cart of every day file, in day order."""
+        return [record for _, record in self.filed_carts()]
 
     def product(self, id: int) -> dict | None:
         return find_by_id(self.products().records, id)
@@ -69,6 +79,9 @@ class LocalFakeStore:
 
     def cart(self, id: int) -> dict | None:
         return find_by_id(self.all_carts(), id)
+
+    def close(self) -> None:
+        pass  # files are opened and closed per read
 
     @staticmethod
     def _required_array(path: Path) -> Fetched:

@@ -32,7 +32,9 @@ class ServedStore(Protocol):
 
     def users(self) -> Fetched: ...
 
-    def all_carts(self) -> list[dict]: ...
+    def all_carts(self) -> list[Any]: ...
+
+    def filed_carts(self) -> list[tuple[date, Any]]: ...
 
 
 @dataclass
@@ -161,21 +163,25 @@ def route(store: ServedStore, segments: list[str], query: dict[str, str]) -> Any
         case ["users", id]:
             return find_by_id(store.users().records, parse_id(id))
         case ["carts"]:
-            return listing(dated(store.all_carts(), query), query)
+            return listing(dated(store.filed_carts(), query), query)
         case ["carts", "user", id]:
             user_id = parse_id(id)
-            carts = [c for c in store.all_carts() if c.get("userId", c.get("user_id")) == user_id]
+            carts = [(day, c) for day, c in store.filed_carts()
+                     if isinstance(c, dict) and c.get("userId", c.get("user_id")) == user_id]
             return listing(dated(carts, query), query)
         case ["carts", id]:
             return find_by_id(store.all_carts(), parse_id(id))
     raise NotFound
 
 
+DIGITS = re.compile(r"[0-9]+")
+
+
 def parse_id(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise BadRequest(f"id must be an integer, got {text!r}") from None
+    # Python's int() also reads "+1", "1_0" and non-ASCII digits; a URL's id is plain digits.
+    if not DIGITS.fullmatch(text):
+        raise BadRequest(f"id must be an integer, got {text!r}")
+    return int(text)
 
 
 def listing(records: list[Any], query: dict[str, str]) -> list[Any]:
@@ -191,10 +197,7 @@ def listing(records: list[Any], query: dict[str, str]) -> list[Any]:
 
 
 def parse_limit(text: str) -> int:
-    try:
-        limit = int(text)
-    except ValueError:
-        limit = 0
+    limit = int(text) if DIGITS.fullmatch(text) else 0
     if limit < 1:
         raise BadRequest(f"limit must be a positive integer, got {text!r}")
     return limit
@@ -208,12 +211,20 @@ def id_key(record: Any) -> tuple[int, float]:
     return 1, 0
 
 
-def dated(carts: list[dict], query: dict[str, str]) -> list[dict]:
-    """The carts dated in [startdate, enddate); with a bound given, an undatable cart is left out."""
+def dated(filed_carts: list[tuple[date, Any]], query: dict[str, str]) -> list[Any]:
+    """The carts dated in [startdate, enddate).
+
+    A cart without a readable date is served with the day it is filed under, so a client
+    receives it and can quarantine it, as it would reading the shop's files.
+    """
     start, end = query_day(query, "startdate"), query_day(query, "enddate")
     if start is None and end is None:
-        return carts
-    return [c for c in carts if in_window(cart_time(c), start, end)]
+        return [cart for _, cart in filed_carts]
+    return [cart for day, cart in filed_carts if in_window(cart_time(cart) or day_start(day), start, end)]
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, timezone.utc)
 
 
 def query_day(query: dict[str, str], name: str) -> datetime | None:
@@ -223,22 +234,20 @@ def query_day(query: dict[str, str], name: str) -> datetime | None:
     try:
         if not DATE_PATTERN.fullmatch(text):
             raise ValueError
-        return datetime.combine(date.fromisoformat(text), time.min, timezone.utc)
+        return day_start(date.fromisoformat(text))
     except ValueError:
         raise BadRequest(f"{name} must be a date as YYYY-MM-DD, got {text!r}") from None
 
 
-def cart_time(cart: dict) -> datetime | None:
+def cart_time(cart: Any) -> datetime | None:
     try:
         value = datetime.fromisoformat(cart["date"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, IndexError):
         return None
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
-def in_window(value: datetime | None, start: datetime | None, end: datetime | None) -> bool:
-    if value is None:
-        return False
+def in_window(value: datetime, start: datetime | None, end: datetime | None) -> bool:
     return (start is None or start <= value) and (end is None or value < end)
 
 
