@@ -126,12 +126,24 @@ class Thresholds:
             if raw is None or raw.strip() == "":
                 return ENV_DEFAULTS[name]
             try:
-                return float(raw)
+                value = float(raw)
             except ValueError as error:
                 raise ValueError(f"{name}={raw!r} is not a number") from error
+            if not math.isfinite(value):
+                raise ValueError(f"{name}={raw!r} is not a finite number")
+            return value
 
         def band(prefix: str) -> Band:
-            return Band(number(f"{prefix}_WARN"), number(f"{prefix}_FAIL"))
+            try:
+                return Band(number(f"{prefix}_WARN"), number(f"{prefix}_FAIL"))
+            except ValueError as error:
+                raise ValueError(f"{prefix}_WARN and {prefix}_FAIL: {error}") from None
+
+        def volume(history: float) -> VolumeBand:
+            try:
+                return VolumeBand(number("ECOMMERCE_VOLUME_WARN_FACTOR"), number("ECOMMERCE_VOLUME_FAIL_FACTOR"), int(history))
+            except ValueError as error:
+                raise ValueError(f"ECOMMERCE_VOLUME_WARN_FACTOR, _FAIL_FACTOR and _MIN_HISTORY: {error}") from None
 
         history = number("ECOMMERCE_VOLUME_MIN_HISTORY")
         if history != int(history):
@@ -140,9 +152,7 @@ class Thresholds:
             event_rejects=band("ECOMMERCE_REJECT"),
             api_rejects=band("ECOMMERCE_API_REJECT"),
             duplicates=band("ECOMMERCE_DUPLICATE"),
-            volume=VolumeBand(
-                number("ECOMMERCE_VOLUME_WARN_FACTOR"), number("ECOMMERCE_VOLUME_FAIL_FACTOR"), int(history)
-            ),
+            volume=volume(history),
             revenue_drift=band("ECOMMERCE_REVENUE_DRIFT"),
         )
 

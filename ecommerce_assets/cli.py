@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -18,6 +18,39 @@ def recent_days(days: int, today: date | None = None) -> tuple[date, date]:
         raise ValueError("--days must be at least 1")
     today = today or datetime.now(timezone.utc).date()
     return today - timedelta(days=days), today - timedelta(days=1)
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _count(0)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {value}")
+    return value
+
+
+POSITIVE, NON_NEGATIVE = _count(1), _count(0)
 
 
 def _date(text: str) -> date:
@@ -74,14 +107,21 @@ def cmd_fakestore_server(args: argparse.Namespace) -> int:
 
 def cmd_partition_range(args: argparse.Namespace) -> int:
     first, last = recent_days(args.days)
-    print(f"{first.isoformat()}...{last.isoformat()}")
+    start = Settings.from_env().start_date
+    if last < start:
+        raise ValueError(f"no complete day since ECOMMERCE_START_DATE={start.isoformat()} yet: the first partition is {start}")
+    print(f"{max(first, start).isoformat()}...{last.isoformat()}")
     return 0
 
 
 def cmd_checks(args: argparse.Namespace) -> int:
     from ecommerce_assets.report import main_checks
 
-    return main_checks(args.format)
+    try:
+        return main_checks(args.format)
+    except Exception as error:  # noqa: BLE001 - 1 means a failing check; a report that failed is 2
+        print(f"ecommerce-assets checks: the report could not be made: {type(error).__name__}: {error}", file=sys.stderr)
+        return 2
 
 
 def cmd_selection(args: argparse.Namespace) -> int:
@@ -105,11 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     generate = commands.add_parser("generate", help="write the synthetic shop into the landing directory")
     generate.add_argument("--start", type=_date, help="first day (YYYY-MM-DD)")
     generate.add_argument("--end", type=_date, help="last day, inclusive (YYYY-MM-DD)")
-    generate.add_argument("--days", type=int, default=7, help="without --start/--end: the last N complete UTC days")
-    generate.add_argument("--events-per-day", type=int, default=100_000)
-    generate.add_argument("--products", type=int, default=200)
-    generate.add_argument("--users", type=int, default=2_000)
-    generate.add_argument("--seed", type=int, default=42)
+    generate.add_argument("--days", type=POSITIVE, default=7, help="without --start/--end: the last N complete UTC days")
+    generate.add_argument("--events-per-day", type=NON_NEGATIVE, default=100_000)
+    generate.add_argument("--products", type=POSITIVE, default=200)
+    generate.add_argument("--users", type=POSITIVE, default=2_000)
+    generate.add_argument("--seed", type=NON_NEGATIVE, default=42)
     generate.add_argument("--gzip", action="store_true", help="write .jsonl.gz files")
     generate.add_argument("--clean", action="store_true", help="inject no dirt at all")
     generate.add_argument("--landing-dir", type=Path, default=settings.landing_dir)
@@ -118,19 +158,19 @@ def build_parser() -> argparse.ArgumentParser:
     server = commands.add_parser("fakestore-server", help="serve the synthetic shop as a Fake Store API")
     server.add_argument("--landing-dir", type=Path, default=settings.landing_dir)
     server.add_argument("--host", default="127.0.0.1")
-    server.add_argument("--port", type=int, default=8000)
-    server.add_argument("--fail-first", type=int, default=0, help="answer the first N requests with 503")
-    server.add_argument("--throttle-every", type=int, default=0, help="answer every Nth request with 429")
-    server.add_argument("--retry-after", type=float, default=1.0, help="Retry-After seconds sent with 429")
-    server.add_argument("--delay", type=float, default=0.0, help="delay every response by S seconds")
-    server.add_argument("--malformed-every", type=int, default=0, help="truncate every Nth body")
+    server.add_argument("--port", type=_port, default=8000)
+    server.add_argument("--fail-first", type=NON_NEGATIVE, default=0, help="answer the first N requests with 503")
+    server.add_argument("--throttle-every", type=NON_NEGATIVE, default=0, help="answer every Nth request with 429")
+    server.add_argument("--retry-after", type=_seconds, default=1.0, help="Retry-After seconds sent with 429")
+    server.add_argument("--delay", type=_seconds, default=0.0, help="delay every response by S seconds")
+    server.add_argument("--malformed-every", type=NON_NEGATIVE, default=0, help="truncate every Nth body")
     server.set_defaults(run=cmd_fakestore_server)
 
     window = commands.add_parser("partition-range", help="print START...END of the last N complete days")
-    window.add_argument("--days", type=int, default=7)
+    window.add_argument("--days", type=POSITIVE, default=7)
     window.set_defaults(run=cmd_partition_range)
 
-    checks = commands.add_parser("checks", help="the latest state of every asset check; exit 1 if a blocking check failed")
+    checks = commands.add_parser("checks", help="the latest state of every asset check; exit 1 if a blocking check is failing, 2 if the report could not be made")
     checks.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     checks.set_defaults(run=cmd_checks)
 
@@ -145,8 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.run(args)
+    """Bad settings or input, and the system refusing (a port in use, a folder not writable),
+    end with one line naming the cause and exit 2, as argparse does; a bug keeps its traceback."""
+    try:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except (ValueError, OSError) as error:
+        print(f"ecommerce-assets: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

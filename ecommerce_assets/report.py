@@ -13,7 +13,10 @@ How the instance records checks (Dagster 1.13), and how the report reads it:
   So a PLANNED row whose run evaluated the check, for its partition or once for the whole
   range, is covered by that evaluation and is not a state of its own.
 - A per-partition check has a row per partition: the most recent few, and any older one
-  whose last result failed or warned.
+  whose last result failed or warned. A check of a partitioned asset that is not itself
+  partitioned (a dbt test of a daily model, which reads its run's window) has a row per day
+  or range its runs covered, the same way: a failed day stays until a run covering it
+  passes. The whole history is read, page by page.
 - A PLANNED row of a run still queued or in progress is `planned`; of a finished run
   (succeeded, failed or canceled before the check ran) it is `skipped`.
 """
@@ -21,9 +24,9 @@ How the instance records checks (Dagster 1.13), and how the report reads it:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import (  # not exported at the top level in 1.13
@@ -36,9 +39,9 @@ from ecommerce_assets.jobs import run_partition
 
 FORMATS = ("text", "json", "markdown")
 PASSED, FAILED, WARNED, SKIPPED, PLANNED, NEVER_RUN = "passed", "failed", "warned", "skipped", "planned", "never run"
-# The executions of a per-partition check read to find each partition's latest state, and
-# how many of the most recent partitions the report shows (older ones only if they failed).
-PARTITIONED_HISTORY = 1000
+# How many of the most recent partitions (or days and ranges run) the report shows; older
+# ones only if they failed. A check's whole history is read, page by page.
+HISTORY_PAGE = 1000
 RECENT_PARTITIONS = 7
 # Metadata that identifies an execution rather than saying anything about the data.
 NOISE = {"unique_id", "invocation_id", "dagster/column_schema", "Execution Duration"}
@@ -71,27 +74,84 @@ class _Runs:
         return self._runs[run_id]
 
 
-def _records(instance: dg.DagsterInstance, key: dg.AssetCheckKey, partitioned: bool) -> list[AssetCheckExecutionRecord]:
-    """Newest first. An unpartitioned check needs only its newest row and newest evaluation."""
+@dataclass(frozen=True)
+class _Node:
+    blocking: bool
+    partitioned: bool  # the check itself
+    asset_partitioned: bool
+
+
+def _node(asset_graph, key: dg.AssetCheckKey) -> _Node:
+    check = asset_graph.get(key)
+    asset = asset_graph.get(key.asset_key) if asset_graph.has(key.asset_key) else None
+    return _Node(check.blocking, check.partitions_def is not None, bool(asset and asset.partitions_def))
+
+
+def _history(instance: dg.DagsterInstance, key: dg.AssetCheckKey) -> Iterator[AssetCheckExecutionRecord]:
+    """Every execution of a check, newest first, page by page."""
+    cursor = None
+    while True:
+        page = instance.event_log_storage.get_asset_check_execution_history(key, limit=HISTORY_PAGE, cursor=cursor)
+        yield from page
+        if len(page) < HISTORY_PAGE:
+            return
+        cursor = page[-1].id
+
+
+def _records(instance: dg.DagsterInstance, key: dg.AssetCheckKey, node: _Node) -> Iterable[AssetCheckExecutionRecord]:
+    """Newest first. A check of an unpartitioned asset needs only its newest row and newest evaluation."""
+    if node.partitioned or node.asset_partitioned:
+        return _history(instance, key)
     history = instance.event_log_storage.get_asset_check_execution_history
-    if partitioned:
-        return list(history(key, limit=PARTITIONED_HISTORY))
     rows = [*history(key, limit=1), *history(key, limit=1, status=COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES)]
     return sorted({r.id: r for r in rows}.values(), key=lambda r: r.id, reverse=True)
 
 
-def _latest(records: Iterable[AssetCheckExecutionRecord], partitioned: bool):
-    """Per partition key: the latest execution and the latest evaluation."""
-    latest, evaluated, done = {}, {}, set()
+def _days(window: str | None) -> frozenset[str]:
+    """The days a run's partition or range (`start...end`) covers."""
+    if window is None:
+        return frozenset()
+    start, _, end = window.partition("...")
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end or start)
+    except ValueError:
+        return frozenset()  # not a day: a key of its own, covering nothing else
+    return frozenset((first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1))
+
+
+def _latest(records: Iterable[AssetCheckExecutionRecord], key_of: Callable[[AssetCheckExecutionRecord], str | None]):
+    """Per key (a partition, or the day or range a run covered): the latest execution and
+    the latest evaluation. An evaluation whose days a newer evaluation covered entirely
+    (a day run again, or inside a range run again) is history, not a state."""
+    latest, evaluated, done, covered = {}, {}, set(), set()
     for record in records:  # newest first: a run's evaluations come before its planned rows
-        key = record.partition if partitioned else None
+        key = key_of(record)
         if record.status is not AssetCheckExecutionRecordStatus.PLANNED:
             done.add((record.run_id, record.partition))
-            evaluated.setdefault(key, record)
+            days = _days(key)
+            if key in evaluated or (days and days <= covered):
+                continue
+            evaluated[key] = record
+            covered |= days
         elif {(record.run_id, record.partition), (record.run_id, None)} & done:
             continue  # its run evaluated it: for this partition, or once for its whole range
         latest.setdefault(key, record)
     return latest, evaluated
+
+
+def _key_of(node: _Node, runs: _Runs) -> Callable[[AssetCheckExecutionRecord], str | None]:
+    """A per-partition check's rows are keyed by partition. A check of a partitioned asset
+    that is not partitioned itself (a dbt test of a daily model) reads the window its run
+    built: its rows are keyed by the run's day or range, so a day that failed stays failing
+    until a run covering it passes, whatever later days did."""
+    if node.partitioned:
+        return lambda record: record.partition
+    if node.asset_partitioned:
+        def window(record: AssetCheckExecutionRecord) -> str | None:
+            run = runs.get(record.run_id)
+            return run_partition(run.tags) if run else None
+        return window
+    return lambda record: None
 
 
 def _outcome(record: AssetCheckExecutionRecord | None) -> str | None:
@@ -144,19 +204,6 @@ def _row(key, node, record, evaluation, partition, runs: _Runs) -> CheckRow:
     )
 
 
-@dataclass(frozen=True)
-class _Node:
-    blocking: bool
-    partitioned: bool  # the check itself
-    asset_partitioned: bool
-
-
-def _node(asset_graph, key: dg.AssetCheckKey) -> _Node:
-    check = asset_graph.get(key)
-    asset = asset_graph.get(key.asset_key) if asset_graph.has(key.asset_key) else None
-    return _Node(check.blocking, check.partitions_def is not None, bool(asset and asset.partitions_def))
-
-
 def _shown(latest: dict, evaluated: dict, recent: int) -> list:
     """A per-day check's most recent partitions, and any older one whose last result was bad."""
     keys = sorted(latest, key=lambda p: p or "", reverse=True)
@@ -167,7 +214,7 @@ def _shown(latest: dict, evaluated: dict, recent: int) -> list:
 def check_rows(instance: dg.DagsterInstance, asset_graph, key: dg.AssetCheckKey, runs: _Runs,
                recent: int = RECENT_PARTITIONS) -> list[CheckRow]:
     node = _node(asset_graph, key)
-    latest, evaluated = _latest(_records(instance, key, node.partitioned), node.partitioned)
+    latest, evaluated = _latest(_records(instance, key, node), _key_of(node, runs))
     if not latest:
         return [_row(key, node, None, None, None, runs)]
     return [_row(key, node, latest[p], evaluated.get(p), p, runs) for p in _shown(latest, evaluated, recent)]
@@ -200,8 +247,9 @@ def _status_text(row: CheckRow) -> str:
 
 def _cells(row: CheckRow) -> list[str]:
     metadata = ", ".join(f"{k}={v}" for k, v in row.metadata.items())
-    return [row.asset, row.check, row.partition or "-", _status_text(row), row.severity or "-",
-            "yes" if row.blocking else "no", metadata[:80] or "-", row.when or "-"]
+    cells = [row.asset, row.check, row.partition or "-", _status_text(row), row.severity or "-",
+             "yes" if row.blocking else "no", metadata[:80] or "-", row.when or "-"]
+    return [" ".join(cell.splitlines()) for cell in cells]  # one line per row, in text as in markdown
 
 
 def summary(rows: Sequence[CheckRow]) -> str:

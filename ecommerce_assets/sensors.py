@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -33,8 +33,8 @@ WEBHOOK_ENV = "ECOMMERCE_ALERT_WEBHOOK_URL"
 
 @dataclass(frozen=True)
 class DayFiles:
-    digest: str  # of every event file's name, mtime and size: any change to the day changes it
-    newest_mtime: float  # seconds since the epoch
+    digest: str  # of every event file's name, mtime, ctime and size: any change to the day changes it
+    newest_mtime: float  # seconds since the epoch: when a file last changed or arrived
 
 
 def _stat_all(files: Iterable[Path]) -> list[tuple[str, os.stat_result]]:
@@ -55,8 +55,12 @@ def scan_landing(landing_dir: Path) -> dict[date, DayFiles]:
     for day in days:
         stats = _stat_all(event_files(landing_dir, day))
         if stats:
-            digest = hashlib.sha256("".join(f"{n}\0{s.st_mtime_ns}\0{s.st_size}\n" for n, s in stats).encode())
-            found[day] = DayFiles(digest.hexdigest()[:20], max(s.st_mtime for _, s in stats))
+            # ctime too: `cp -p` and `rsync -a` keep a late file's old mtime, but a file's
+            # arrival sets its ctime, which no copy can set back.
+            digest = hashlib.sha256(
+                "".join(f"{n}\0{s.st_mtime_ns}\0{s.st_ctime_ns}\0{s.st_size}\n" for n, s in stats).encode()
+            )
+            found[day] = DayFiles(digest.hexdigest()[:20], max(max(s.st_mtime, s.st_ctime) for _, s in stats))
     return found
 
 
@@ -138,7 +142,7 @@ def send_alert(payload: Mapping[str, Any], log, attempts: int = 3) -> None:
             log.info(f"alert {payload['kind']} sent to the webhook")
             return
         except requests.RequestException:
-            # A failed delivery fails the tick (visible in the UI); a busy receiver gets a moment.
+            # A busy receiver gets a moment; then the caller decides (the run-failure tick fails).
             if attempt == attempts:
                 raise
             time.sleep(attempt)
@@ -192,7 +196,27 @@ def run_failure_alert(context: dg.RunFailureSensorContext) -> None:
 
 # Failures evaluated longer ago than this when first seen are not alerted (sensor stopped).
 ALERT_LOOKBACK_SECONDS = 3600.0
+# A check's execution record is created when its run is planned: a run waiting longer than
+# this in the queue before it evaluates a check would have its failure missed.
+PLANNED_BEFORE_EVALUATED_SECONDS = 86400.0
 FAILED = {AssetCheckExecutionRecordStatus.FAILED}
+HISTORY_PAGE = 100
+
+
+def failed_executions(instance: dg.DagsterInstance, key: dg.AssetCheckKey, planned_since: float) -> Iterator[AssetCheckExecutionRecord]:
+    """A check's FAILED executions (ERROR or WARN) planned since `planned_since`, newest planned first."""
+    cursor = None
+    while True:
+        page = instance.event_log_storage.get_asset_check_execution_history(
+            key, limit=HISTORY_PAGE, cursor=cursor, status=FAILED
+        )
+        for record in page:
+            if record.create_timestamp < planned_since:
+                return
+            yield record
+        if len(page) < HISTORY_PAGE:
+            return
+        cursor = page[-1].id
 
 
 def new_check_failures(
@@ -203,10 +227,11 @@ def new_check_failures(
     Keyed by execution record id, not ordered by it: a check's record is created when its run
     is planned and only later becomes FAILED, so ids do not follow the evaluation order.
     """
-    storage = instance.event_log_storage
     found = []
     for key in check_keys:
-        for record in storage.get_asset_check_execution_history(key, limit=10, status=FAILED):
+        # Every failure of the window, not the last few: a range run fails a check per day,
+        # and WARN results are FAILED rows too.
+        for record in failed_executions(instance, key, since - PLANNED_BEFORE_EVALUATED_SECONDS):
             evaluation = record.evaluation
             if record.event.timestamp <= since or str(record.id) in seen or evaluation is None:
                 continue
@@ -246,7 +271,12 @@ def check_failure_alert(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     graph = context.repository_def.asset_graph
     blocking = [key for key in sorted(graph.asset_check_keys) if graph.get(key).blocking]
     for record in new_check_failures(context.instance, blocking, seen, since):
-        send_alert(check_failure_payload(record), context.log)
+        try:
+            send_alert(check_failure_payload(record), context.log)
+        except requests.RequestException as error:
+            # Keep what was delivered in the cursor: the rest goes next tick, nothing twice.
+            context.log.error(f"alert not delivered, sent again next tick: {error}")
+            break
         seen[str(record.id)] = record.event.timestamp
     return dg.SensorResult(cursor=json.dumps(seen, sort_keys=True))
 

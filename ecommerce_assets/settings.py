@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -26,12 +27,21 @@ class Settings:
     def from_env(cls) -> Settings:
         raw_start = os.environ.get("ECOMMERCE_START_DATE") or DEFAULT_START_DATE
         try:
+            # Python also reads `20260101` and `2026-W01-1`; the setting is one spelling.
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw_start):
+                raise ValueError
             start_date = date.fromisoformat(raw_start)
-        except ValueError as error:
-            raise ValueError(f"ECOMMERCE_START_DATE={raw_start!r} is not a YYYY-MM-DD date") from error
+        except ValueError:
+            raise ValueError(f"ECOMMERCE_START_DATE={raw_start!r} is not a YYYY-MM-DD date") from None
         return cls(
-            duckdb_path=Path(os.environ.get("ECOMMERCE_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH).absolute(),
-            landing_dir=Path(os.environ.get("ECOMMERCE_LANDING_DIR") or DEFAULT_LANDING_DIR).absolute(),
+            duckdb_path=_absolute(os.environ.get("ECOMMERCE_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH),
+            landing_dir=_absolute(os.environ.get("ECOMMERCE_LANDING_DIR") or DEFAULT_LANDING_DIR),
             start_date=start_date,
             fakestore_base_url=os.environ.get("FAKESTORE_BASE_URL") or None,
         )
+
+
+def _absolute(path: str) -> Path:
+    """Against the working directory, `~` expanded; symlinks kept (dbt-duckdb names the
+    database after the file name it is given)."""
+    return Path(path).expanduser().absolute()

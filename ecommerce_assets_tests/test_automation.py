@@ -3,14 +3,16 @@
 import json
 import os
 import threading
+import time as time_module
 from datetime import datetime, time, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 
 import dagster as dg
 import pytest
 
-from ecommerce_assets import selections
+from ecommerce_assets import selections, sensors
 from ecommerce_assets.jobs import JOBS, daily_job, first_day, history_job, snapshots_job, whole_graph_job
 from ecommerce_assets.resources import Landing
 from ecommerce_assets.schedules import SCHEDULES, history_automation, whole_graph_daily
@@ -22,6 +24,7 @@ from ecommerce_assets.sensors import (
     landing_events_sensor,
     landing_run_requests,
     run_failure_alert,
+    scan_landing,
     send_alert,
 )
 from ecommerce_assets.sources.landing import event_day_dir
@@ -176,6 +179,19 @@ def test_a_day_already_loaded_after_its_files_is_not_requested_on_first_sight():
     assert [r.partition_key for r in requests] == [day.isoformat()]
 
 
+def test_a_late_file_keeping_an_old_mtime_counts_from_its_arrival(tmp_path):
+    landing = tmp_path / "landing"
+    day = datetime.now(timezone.utc).date() - timedelta(days=3)
+    arrived = time_module.time()
+    path = write_events(landing, day)
+    os.utime(path, (1_000, 1_000))  # as `cp -p` or `rsync -a` leave a file copied in late
+
+    [(found, files)] = scan_landing(landing).items()
+
+    assert found == day and files.newest_mtime >= arrived - 1
+    assert landing_run_requests({day: files}, {}, datetime.now(timezone.utc), lambda key: arrived - 60)[0]
+
+
 def test_the_landing_sensor_survives_a_missing_landing_dir(tmp_path):
     with dg.instance_for_test() as instance:
         result = tick(tmp_path / "nowhere", instance, None)
@@ -185,15 +201,25 @@ def test_the_landing_sensor_survives_a_missing_landing_dir(tmp_path):
 # --- Alerts ---------------------------------------------------------------------------
 
 
+class Received(list):
+    """The alerts a webhook accepted; `answer(body)` gives each POST's status (204: accepted)."""
+
+    def answer(self, body: dict) -> int:
+        return 204
+
+
 @pytest.fixture
 def webhook(monkeypatch):
     """A JSON receiver on 127.0.0.1; ECOMMERCE_ALERT_WEBHOOK_URL points at it."""
-    received: list[dict] = []
+    received = Received()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            status = received.answer(body)
+            if status < 300:
+                received.append(body)
+            self.send_response(status)
             self.end_headers()
 
         def log_message(self, *args):  # quiet
@@ -266,6 +292,54 @@ def test_a_failed_blocking_check_is_posted_once(webhook):
     assert alert["assets"] == ["stock"] and alert["checks"] == ["stock:stock_not_negative"]
     assert (alert["severity"], alert["blocking"], alert["message"]) == ("ERROR", True, "3 rows below zero")
     assert alert["metadata"] == {"negative_rows": "3"}
+
+
+@dg.asset
+def ledger() -> None: ...
+
+
+@dg.asset_check(asset=ledger, blocking=True)
+def ledger_balanced(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    warn = context.run.tags.get("severity") == "warn"
+    return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN if warn else dg.AssetCheckSeverity.ERROR,
+                               description=context.run.tags.get("day"))
+
+
+LEDGER_DEFS = dg.Definitions(assets=[ledger], asset_checks=[ledger_balanced])
+
+
+def fail_ledger(instance, days: int, severity: str = "error") -> list[str]:
+    for day in range(days):
+        dg.materialize([ledger, ledger_balanced], instance=instance, raise_on_error=False,
+                       tags={"severity": severity, "day": f"{severity}-{day}"})
+    return [f"{severity}-{day}" for day in range(days)]
+
+
+def test_every_error_failure_is_posted_however_many_warnings_came_after(webhook):
+    with dg.instance_for_test() as instance:
+        errors = fail_ledger(instance, 3)
+        fail_ledger(instance, 11, severity="warn")  # FAILED rows too, newer than the errors
+        check_failure_alert(dg.build_sensor_context(instance=instance, definitions=LEDGER_DEFS))
+
+    assert sorted(alert["message"] for alert in webhook) == errors
+
+
+def test_an_alert_the_webhook_refused_is_sent_next_tick_and_none_twice(webhook, monkeypatch):
+    monkeypatch.setattr(sensors, "time", SimpleNamespace(time=time_module.time, sleep=lambda seconds: None))
+    refusals = iter([True] * 3)  # every attempt at the second alert
+
+    def answer(body: dict) -> int:
+        return 503 if len(webhook) == 1 and next(refusals, False) else 204
+
+    webhook.answer = answer
+    with dg.instance_for_test() as instance:
+        errors = fail_ledger(instance, 3)
+        first = check_failure_alert(dg.build_sensor_context(instance=instance, definitions=LEDGER_DEFS))
+        delivered_first = len(webhook)
+        check_failure_alert(dg.build_sensor_context(instance=instance, definitions=LEDGER_DEFS, cursor=first.cursor))
+
+    assert delivered_first == 1
+    assert sorted(alert["message"] for alert in webhook) == errors
 
 
 def test_without_a_webhook_alerts_are_only_logged(monkeypatch):

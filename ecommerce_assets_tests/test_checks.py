@@ -64,8 +64,11 @@ def test_thresholds_have_documented_defaults_and_read_overrides_from_the_environ
     assert tuned.event_rejects == Band(0.02, 0.2)
     assert tuned.volume.min_history == 5
     assert tuned.duplicates == Band(0.02, 0.10)  # empty means default
-    with pytest.raises(ValueError, match="warn <= fail"):
+    with pytest.raises(ValueError, match="ECOMMERCE_REJECT_WARN and ECOMMERCE_REJECT_FAIL: .*warn <= fail"):
         Thresholds.from_env({"ECOMMERCE_REJECT_WARN": "0.2", "ECOMMERCE_REJECT_FAIL": "0.1"})
+    for not_finite in ("nan", "inf"):
+        with pytest.raises(ValueError, match=f"ECOMMERCE_VOLUME_MIN_HISTORY='{not_finite}' is not a finite number"):
+            Thresholds.from_env({"ECOMMERCE_VOLUME_MIN_HISTORY": not_finite})
     with pytest.raises(ValueError, match="ECOMMERCE_API_REJECT_FAIL"):
         Thresholds.from_env({"ECOMMERCE_API_REJECT_FAIL": "ten percent"})
     with pytest.raises(ValueError, match="volume factors"):

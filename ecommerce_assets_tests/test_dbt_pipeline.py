@@ -10,6 +10,8 @@ import duckdb
 import pytest
 
 from ecommerce_assets.dbt_project import dbt_project
+from ecommerce_assets.definitions import build_definitions
+from ecommerce_assets.settings import Settings
 
 from . import reference as ref
 from .pipeline import Shop, copy_shop, data_columns, materialize, shop_environment, table
@@ -220,3 +222,21 @@ def test_not_null_rules_are_constraints_the_warehouse_enforces(range_shop, tmp_p
         assert declared <= enforced
         with pytest.raises(duckdb.ConstraintException, match="event_type"):
             con.execute("INSERT INTO staging.stg_events SELECT * REPLACE (NULL AS event_type) FROM staging.stg_events LIMIT 1")
+
+
+def test_a_relative_warehouse_path_names_one_file_for_python_and_dbt(range_shop, tmp_path, monkeypatch):
+    shop = copy_shop(range_shop, tmp_path / "shop")
+    stray = dbt_project.project_dir / shop.db.name  # where dbt, run in its project folder, would look
+    assert not stray.exists()
+    monkeypatch.chdir(shop.root)
+    monkeypatch.setenv("ECOMMERCE_DUCKDB_PATH", shop.db.name)
+    monkeypatch.setenv("ECOMMERCE_LANDING_DIR", "landing")
+
+    result = materialize(build_definitions(Settings.from_env()), "snapshots", raise_on_error=False)
+
+    assert result.success and not stray.exists()
+    assert shop.query("SELECT count(*) > 0 FROM snapshots.products_snapshot WHERE dbt_valid_to IS NULL") == [(True,)]
+    assert Settings.from_env().duckdb_path == shop.db
+    monkeypatch.setenv("HOME", str(shop.root))
+    monkeypatch.setenv("ECOMMERCE_DUCKDB_PATH", f"~/{shop.db.name}")
+    assert Settings.from_env().duckdb_path == shop.db

@@ -61,7 +61,8 @@ def payments_balanced() -> dg.AssetCheckResult:
 )
 def events(context: dg.AssetExecutionContext):
     yield dg.MaterializeResult()
-    yield dg.AssetCheckResult(check_name="events_unique", passed=True, metadata={"duplicates": 0})
+    dupes = int(context.run.tags.get("dupes", 0))
+    yield dg.AssetCheckResult(check_name="events_unique", passed=not dupes, metadata={"duplicates": dupes})
     yield dg.AssetCheckResult(check_name="events_volume", passed=not context.run.tags.get("low"))
 
 
@@ -162,9 +163,9 @@ def test_a_range_run_evaluates_once_without_partition(instance):
     })
     checks = rows_by_check(instance, "events")
 
-    # The unpartitioned check: one row, the range run's result, not three skipped days.
-    [unique] = checks["events_unique"]
-    assert (unique.status, unique.partition, unique.metadata) == ("passed", "2026-11-01...2026-11-03", {"duplicates": "0"})
+    # The unpartitioned check: a row for each window run, not three skipped days.
+    unique = {r.partition: (r.status, r.metadata) for r in checks["events_unique"]}
+    assert unique == {"2026-11-04": ("passed", {"duplicates": "0"}), "2026-11-01...2026-11-03": ("passed", {"duplicates": "0"})}
     # The partitioned check: the single day keeps its own row; the range run's has none.
     volume = {r.partition: r.status for r in checks["events_volume"]}
     assert volume == {"2026-11-04": "passed", "2026-11-01...2026-11-03": "passed"}
@@ -177,6 +178,40 @@ def test_a_per_day_check_shows_its_recent_days_and_older_failures(instance):
     rows = [r for r in build_report(instance, GRAPH, recent=2) if r.check == "events_volume"]
     assert [(r.partition, r.status) for r in rows] == [
         ("2026-11-01", "failed"), ("2026-11-03", "passed"), ("2026-11-04", "passed")]
+
+
+def test_a_day_that_failed_stays_failing_until_a_run_covering_it_passes(instance):
+    # A dbt test of a daily model reads its run's window: a pass on a later day says nothing of this one.
+    def unique_rows() -> list[tuple[str, str]]:
+        return [(r.partition, r.status) for r in rows_by_check(instance, "events")["events_unique"]]
+
+    materialize(instance, events, partition_key="2026-11-05", tags={"dupes": "2"})
+    materialize(instance, events, partition_key="2026-11-06")
+    assert unique_rows() == [("2026-11-05", "failed"), ("2026-11-06", "passed")]
+    assert exit_code(build_report(instance, GRAPH)) == 1
+
+    materialize(instance, events, tags={
+        "dagster/asset_partition_range_start": "2026-11-04", "dagster/asset_partition_range_end": "2026-11-05",
+    })
+    assert unique_rows() == [("2026-11-04...2026-11-05", "passed"), ("2026-11-06", "passed")]
+    assert exit_code([r for r in build_report(instance, GRAPH) if r.asset == "events"]) == 0
+
+
+def test_a_failure_older_than_any_page_of_history_is_still_reported(instance, monkeypatch):
+    monkeypatch.setattr("ecommerce_assets.report.HISTORY_PAGE", 2)
+    materialize(instance, events, partition_key="2026-11-01", tags={"low": "1"})
+    for day in ("2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05"):
+        materialize(instance, events, partition_key=day)
+    volume = {r.partition: r.status for r in build_report(instance, GRAPH, recent=2) if r.check == "events_volume"}
+    assert volume == {"2026-11-01": "failed", "2026-11-04": "passed", "2026-11-05": "passed"}
+
+
+def test_a_line_break_in_metadata_keeps_a_row_on_one_line(instance):
+    row = build_report(instance, GRAPH)[0]
+    broken = type(row)(**{**row.__dict__, "metadata": {"note": "line one\nline two | x"}})
+    markdown = render([broken], "markdown").splitlines()
+    assert len(markdown) == 5 and markdown[2].endswith("| note=line one line two \\| x | - |")  # header, rule, row, blank, summary
+    assert len(render([broken], "text").splitlines()) == 4
 
 
 def test_main_checks_reports_the_project_definitions(tmp_path, monkeypatch, capsys):

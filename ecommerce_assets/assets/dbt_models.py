@@ -123,7 +123,11 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     specs = [context.assets_def.specs_by_key[key] for key in context.selected_asset_keys]
     builds_days = any(spec.partitions_def for spec in specs)
     builds_history = any(not spec.partitions_def and spec.group_name != SNAPSHOTS_LAYER for spec in specs)
-    env = window_env(*partition_window(context)) if builds_days else None
+    # The warehouse as the Python steps resolved it: dbt runs in dbt_project/, where a
+    # relative path would name another file.
+    env = {"ECOMMERCE_DUCKDB_PATH": warehouse.database}
+    if builds_days:
+        env |= window_env(*partition_window(context))
     yield from build(context, dbt, warehouse, tests_for(builds_history), env)
 
 
