@@ -73,7 +73,7 @@ def _acquire(path: str, timeout: float, on_wait) -> int:
         except BlockingIOError:
             if time.monotonic() > deadline:
                 os.close(fd)
-                raise WarehouseBusy(f"{path}: another writer held the warehouse for over {timeout:.0f} s") from None
+                raise WarehouseBusy(f"{path}: another writer held the warehouse for over {timeout:g} s") from None
             if not announced:
                 (on_wait or log.warning)(f"waiting for the warehouse: another run is writing ({path})")
                 announced = True
