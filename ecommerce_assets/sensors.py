@@ -106,6 +106,20 @@ def raw_events_loaded_at(instance: dg.DagsterInstance, partition_key: str) -> fl
     return (run.start_time if run else None) or records[0].timestamp
 
 
+def seen_days(cursor: str | None, log) -> dict[str, str]:
+    """The cursor's {day: digest}. One that cannot be read (edited by hand, another version's)
+    is a lost cursor: every tick failing on it would stop the loads for good, while starting
+    afresh requests only days not loaded since their files changed."""
+    try:
+        seen = json.loads(cursor) if cursor else {}
+    except ValueError:
+        seen = None
+    if not isinstance(seen, dict) or not all(isinstance(v, str) for v in seen.values()):
+        log.warning(f"landing_events_sensor: unreadable cursor {cursor[:80]!r}, starting afresh")
+        return {}
+    return seen
+
+
 @dg.sensor(
     name="landing_events_sensor",
     job=daily_job,
@@ -115,7 +129,7 @@ def raw_events_loaded_at(instance: dg.DagsterInstance, partition_key: str) -> fl
     "lands or changes under <landing>/events/date=*/.",
 )
 def landing_events_sensor(context: dg.SensorEvaluationContext, landing: Landing) -> dg.SensorResult:
-    seen = json.loads(context.cursor) if context.cursor else {}
+    seen = seen_days(context.cursor, context.log)
     run_requests, cursor = landing_run_requests(
         scan_landing(landing.root),
         seen,

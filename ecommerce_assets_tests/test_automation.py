@@ -192,6 +192,19 @@ def test_a_late_file_keeping_an_old_mtime_counts_from_its_arrival(tmp_path):
     assert landing_run_requests({day: files}, {}, datetime.now(timezone.utc), lambda key: arrived - 60)[0]
 
 
+@pytest.mark.parametrize("cursor", ["not json", "[1, 2]", '{"2026-11-20": 7}'])
+def test_an_unreadable_cursor_is_a_lost_one_not_a_failing_tick(tmp_path, cursor):
+    landing = tmp_path / "landing"
+    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
+    write_events(landing, yesterday)
+
+    with dg.instance_for_test() as instance:
+        result = tick(landing, instance, cursor)
+
+    assert requested(result) == [yesterday.isoformat()]
+    assert list(json.loads(result.cursor)) == [yesterday.isoformat()]
+
+
 def test_the_landing_sensor_survives_a_missing_landing_dir(tmp_path):
     with dg.instance_for_test() as instance:
         result = tick(tmp_path / "nowhere", instance, None)
