@@ -17,7 +17,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ValidationError
 
 from ecommerce_assets.contracts import without_secrets
-from ecommerce_assets.sources.fakestore import REPEATED_KEYS
+from ecommerce_assets.json_text import repeated_key
 from ecommerce_assets.validation import record_key, rejection_from_error
 from ecommerce_assets.warehouse import Window, ensure_tables, qualified, rejects_table, replace_rows
 
@@ -76,23 +76,6 @@ def split_records(
         seen.add(record_id)
         rows.append(to_row(valid))
     return rows, rejections
-
-
-def repeated_key(record: Any, path: str = "") -> tuple[str, str, int] | None:
-    """(path, key, times) of the first key a JSON object of the record names twice, at any depth."""
-    if isinstance(record, dict):
-        if isinstance(repeats := record.get(REPEATED_KEYS), dict) and repeats:
-            key, values = next(iter(repeats.items()))
-            return ".".join(filter(None, (path, key))), key, len(values)
-        items = record.items()
-    elif isinstance(record, list):
-        items = enumerate(record)
-    else:
-        return None
-    for name, value in items:
-        if found := repeated_key(value, ".".join(filter(None, (path, str(name))))):
-            return found
-    return None
 
 
 def _rejection(key: str | None, field: str, rule: str, reason: str, record: Any, source: str, partition_date: Any) -> dict:

@@ -87,11 +87,14 @@ def _node(asset_graph, key: dg.AssetCheckKey) -> _Node:
     return _Node(check.blocking, check.partitions_def is not None, bool(asset and asset.partitions_def))
 
 
-def _history(instance: dg.DagsterInstance, key: dg.AssetCheckKey) -> Iterator[AssetCheckExecutionRecord]:
-    """Every execution of a check, newest first, page by page."""
+def check_history(instance: dg.DagsterInstance, key: dg.AssetCheckKey,
+                  status: set[AssetCheckExecutionRecordStatus] | None = None) -> Iterator[AssetCheckExecutionRecord]:
+    """Every execution of a check (of those statuses), newest planned first, page by page."""
     cursor = None
     while True:
-        page = instance.event_log_storage.get_asset_check_execution_history(key, limit=HISTORY_PAGE, cursor=cursor)
+        page = instance.event_log_storage.get_asset_check_execution_history(
+            key, limit=HISTORY_PAGE, cursor=cursor, status=status
+        )
         yield from page
         if len(page) < HISTORY_PAGE:
             return
@@ -101,7 +104,7 @@ def _history(instance: dg.DagsterInstance, key: dg.AssetCheckKey) -> Iterator[As
 def _records(instance: dg.DagsterInstance, key: dg.AssetCheckKey, node: _Node) -> Iterable[AssetCheckExecutionRecord]:
     """Newest first. A check of an unpartitioned asset needs only its newest row and newest evaluation."""
     if node.partitioned or node.asset_partitioned:
-        return _history(instance, key)
+        return check_history(instance, key)
     history = instance.event_log_storage.get_asset_check_execution_history
     rows = [*history(key, limit=1), *history(key, limit=1, status=COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES)]
     return sorted({r.id: r for r in rows}.values(), key=lambda r: r.id, reverse=True)

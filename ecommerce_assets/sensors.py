@@ -21,6 +21,7 @@ from dagster._core.storage.asset_check_execution_record import (  # not exported
 
 from ecommerce_assets import selections
 from ecommerce_assets.jobs import daily_job, is_partition_day, run_partition
+from ecommerce_assets.report import check_history
 from ecommerce_assets.resources import Landing
 from ecommerce_assets.sources.landing import day_of_event_dir, event_files, events_root
 
@@ -214,23 +215,14 @@ ALERT_LOOKBACK_SECONDS = 3600.0
 # this in the queue before it evaluates a check would have its failure missed.
 PLANNED_BEFORE_EVALUATED_SECONDS = 86400.0
 FAILED = {AssetCheckExecutionRecordStatus.FAILED}
-HISTORY_PAGE = 100
 
 
 def failed_executions(instance: dg.DagsterInstance, key: dg.AssetCheckKey, planned_since: float) -> Iterator[AssetCheckExecutionRecord]:
     """A check's FAILED executions (ERROR or WARN) planned since `planned_since`, newest planned first."""
-    cursor = None
-    while True:
-        page = instance.event_log_storage.get_asset_check_execution_history(
-            key, limit=HISTORY_PAGE, cursor=cursor, status=FAILED
-        )
-        for record in page:
-            if record.create_timestamp < planned_since:
-                return
-            yield record
-        if len(page) < HISTORY_PAGE:
+    for record in check_history(instance, key, status=FAILED):
+        if record.create_timestamp < planned_since:
             return
-        cursor = page[-1].id
+        yield record
 
 
 def new_check_failures(

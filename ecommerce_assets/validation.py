@@ -10,10 +10,8 @@ cannot translate is an error rather than a silent gap.
 
 from __future__ import annotations
 
-import json
 import types
 import typing
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -22,6 +20,7 @@ import annotated_types as at
 from pydantic import AllowInfNan, BaseModel, Strict, ValidationError
 
 from ecommerce_assets.contracts import INT64_MAX, INT64_MIN, ISO_8601_TIMESTAMP, RequiredWhen
+from ecommerce_assets.json_text import REPEATED_KEYS, decode_json
 
 # JSON value types DuckDB's json_type reports, per Python type in a strict contract.
 JSON_TYPES: dict[type, tuple[str, ...]] = {
@@ -360,26 +359,19 @@ def read_json(text: str) -> tuple[Any, list[tuple[str, int]], str | None]:
     """The JSON text parsed (None when it is not JSON), the keys repeated at the top of its
     object with how often they appear, in order, and the first NaN or Infinity it holds
     (which Python's parser, unlike JSON, takes)."""
-    objects: list[list[tuple[str, Any]]] = []
     constants: list[str] = []
-
-    def keep_pairs(pairs: list[tuple[str, Any]]) -> dict:
-        objects.append(pairs)
-        return dict(pairs)
 
     def keep_constant(name: str) -> float:
         constants.append(name)
         return float(name)
 
     try:
-        value = json.loads(text, object_pairs_hook=keep_pairs, parse_constant=keep_constant)
+        value = decode_json(text, parse_constant=keep_constant)
     except ValueError:
         return None, [], None
     constant = constants[0] if constants else None
-    if not isinstance(value, dict):
-        return value, [], constant
-    counts = Counter(name for name, _ in objects[-1])  # the outermost object is completed last
-    return value, [(name, times) for name, times in counts.items() if times > 1], constant
+    repeats = value.pop(REPEATED_KEYS, None) if isinstance(value, dict) else None
+    return value, [(name, len(values)) for name, values in (repeats or {}).items()], constant
 
 
 def rejection_from_error(error: ValidationError, key: str | None) -> Rejection:

@@ -14,7 +14,6 @@ import json
 import math
 import random
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -24,6 +23,7 @@ from urllib.parse import urlencode
 import requests
 
 from ecommerce_assets.contracts import without_secrets
+from ecommerce_assets.json_text import REPEATED_KEYS, decode_json  # noqa: F401 - part of the sources' interface
 
 
 @dataclass(frozen=True)
@@ -83,32 +83,6 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 def is_retryable(status: int) -> bool:
     return status == 429 or 500 <= status <= 599
-
-
-# A JSON object that names a key twice carries this key, listing every value each repeated
-# key was given: Python's json keeps the last silently, DuckDB's reader the first.
-REPEATED_KEYS = "__repeated_keys__"
-
-
-def _object_noting_repeats(pairs: list[tuple[str, Any]]) -> dict:
-    record = dict(pairs)
-    if len(record) < len(pairs):
-        counts = Counter(key for key, _ in pairs)
-        record[REPEATED_KEYS] = {
-            key: [value for name, value in pairs if name == key] for key, count in counts.items() if count > 1
-        }
-    return record
-
-
-def decode_json(content: bytes | str) -> Any:
-    """JSON as delivered, a repeated key noted under `REPEATED_KEYS` rather than resolved.
-
-    Raises ValueError for anything that is not JSON, including nesting too deep to decode.
-    """
-    try:
-        return json.loads(content, object_pairs_hook=_object_noting_repeats)
-    except RecursionError:
-        raise ValueError("nested too deeply to decode") from None
 
 
 def body_message(response: requests.Response, limit: int = 200) -> str:
