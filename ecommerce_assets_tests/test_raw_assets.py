@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date
 from pathlib import Path
 
@@ -125,12 +126,18 @@ def test_events_partition_from_the_landing_directory(tmp_path):
     good = {"event_id": "e1", "event_time": "2026-11-20T10:00:00Z", "event_type": "page_view", "user_id": 1,
             "session_id": "s", "page": "/", "device": "desktop"}
     (day_dir / "part-00.jsonl").write_text("\n".join([json.dumps(good), json.dumps(good), "{oops"]) + "\n")
+    (day_dir / "part-01.JSONL").write_text(json.dumps({**good, "event_id": "e2"}) + "\n")
 
-    result = dg.materialize([raw_events], resources=resources(tmp_path, landing), partition_key=DAY.isoformat())
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([raw_events], resources=resources(tmp_path, landing), partition_key=DAY.isoformat(),
+                            instance=instance)
 
     meta = metadata_of(result, ["raw", "events"])
     assert (meta["dagster/row_count"].value, meta["rejected"].value, meta["duplicates"].value) == (1, 1, 1)
     assert query(tmp_path, "SELECT event_id, event_date FROM raw.events") == [("e1", DAY)]
+    warnings = [e.user_message for e in instance.all_logs(result.run_id)
+                if e.level == logging.WARNING and "not read" in e.user_message]
+    assert len(warnings) == 1 and "part-01.JSONL" in warnings[0]
 
 
 def test_every_asset_has_description_owner_group_kinds_and_table_metadata():

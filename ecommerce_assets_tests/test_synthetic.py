@@ -150,6 +150,19 @@ def test_regenerating_a_day_replaces_its_files(tmp_path):
     assert written["injected"] == report.injected
 
 
+def test_files_the_loader_will_not_read_are_named(tmp_path):
+    folder = landing.event_day_dir(tmp_path, SATURDAY)
+    (folder / "nested").mkdir(parents=True)
+    names = ["part-00.jsonl", "part-01.jsonl.gz", "PART-02.JSONL", "events.json", "part-03.jsonl.zst",
+             ".part-04.jsonl.tmp", "_SUCCESS", "_generation.json"]
+    for name in names:
+        (folder / name).write_text("{}\n")
+    assert [p.name for p in landing.event_files(tmp_path, SATURDAY)] == ["part-00.jsonl", "part-01.jsonl.gz"]
+    assert [p.name for p in landing.unrecognised_files(tmp_path, SATURDAY)] == [
+        "PART-02.JSONL", "events.json", "nested", "part-03.jsonl.zst"]
+    assert landing.unrecognised_files(tmp_path, SATURDAY + timedelta(days=1)) == []
+
+
 # --- the clickstream --------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from ecommerce_assets.metadata import OWNER, column_schema, load_metadata, table
 from ecommerce_assets.partitions import DAILY_TAGS, daily_partitions, days_in, partition_window
 from ecommerce_assets.raw_tables import CART_COLUMNS, PRODUCT_COLUMNS, USER_COLUMNS, cart_row, product_row, user_row
 from ecommerce_assets.resources import FakeStore, Landing, Warehouse
-from ecommerce_assets.sources.landing import event_files
+from ecommerce_assets.sources.landing import EVENT_FILE_SUFFIXES, event_files, unrecognised_files
 from ecommerce_assets.warehouse import table_stats
 
 GROUP = "raw"
@@ -122,6 +122,11 @@ def raw_events(context: dg.AssetExecutionContext, landing: Landing, warehouse: W
     for day, files in files_by_day.items():
         if not files:
             context.log.warning(f"No event files for {day} under {landing.root}")
+        if ignored := unrecognised_files(landing.root, day):
+            context.log.warning(
+                f"{day}: {len(ignored)} files not read, their names do not end in "
+                f"{' or '.join(EVENT_FILE_SUFFIXES)}: {', '.join(p.name for p in ignored[:10])}"
+            )
     totals = LoadResult(loaded=0, rejected=0)
     with warehouse.get_connection() as con:
         # Every day of the run in one pass and one transaction: small days share batches,

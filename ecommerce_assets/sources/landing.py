@@ -22,8 +22,13 @@ def event_day_dir(landing_dir: Path, day: date) -> Path:
     return events_root(landing_dir) / f"date={day.isoformat()}"
 
 
+def is_hidden(path: Path) -> bool:
+    """A file the collector's tooling keeps beside the events (`.part-00.jsonl.tmp`, `_SUCCESS`)."""
+    return path.name.startswith((".", "_"))
+
+
 def is_event_file(path: Path) -> bool:
-    return path.is_file() and path.name.endswith(EVENT_FILE_SUFFIXES) and not path.name.startswith((".", "_"))
+    return path.is_file() and path.name.endswith(EVENT_FILE_SUFFIXES) and not is_hidden(path)
 
 
 def event_files(landing_dir: Path, day: date) -> list[Path]:
@@ -32,6 +37,15 @@ def event_files(landing_dir: Path, day: date) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if is_event_file(p))
+
+
+def unrecognised_files(landing_dir: Path, day: date) -> list[Path]:
+    """Files in a day's folder that are neither event files nor hidden: never read, so worth a warning
+    (`part-01.JSONL`, `events.json`, `part-02.jsonl.zst`)."""
+    folder = event_day_dir(landing_dir, day)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if not is_hidden(p) and not is_event_file(p))
 
 
 def day_of_event_dir(folder: Path) -> date | None:
