@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import threading
@@ -241,13 +242,17 @@ def test_local_store_without_a_generated_shop(tmp_path: Path) -> None:
 
 
 @contextmanager
-def scripted_server(answer: Callable[[int, str], tuple[int, dict[str, str], bytes]]) -> Iterator[str]:
+def scripted_server(answer: Callable[[int, str], tuple[int, dict[str, str], bytes]],
+                    received: list[dict[str, str]] | None = None) -> Iterator[str]:
     """A server on 127.0.0.1 answering request N for `path` with `answer(N, path)`: what a
-    broken or hostile service might send, which the Fake Store server never does."""
+    broken or hostile service might send, which the Fake Store server never does. The
+    headers of each request are appended to `received`."""
     count = itertools.count(1)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if received is not None:
+                received.append(dict(self.headers))
             status, headers, body = answer(next(count), self.path)
             self.send_response(status)
             for name, value in {**headers, "Content-Length": str(len(body))}.items():
@@ -350,3 +355,17 @@ def test_carts_without_a_readable_date_reach_the_client_as_they_reach_the_local_
     assert that_day == local.carts(DAY, NEXT_DAY).records and that_day[2:] == undatable
     assert ids(next_day) == [4]
     assert of_user_1.status_code == 200 and ids(of_user_1.json()) == [2, 5, 6, 7]
+
+
+def test_credentials_in_the_base_url_are_sent_as_auth_and_recorded_nowhere() -> None:
+    received: list[dict[str, str]] = []
+    answers = {"/products": (200, {}, b"[]"), "/users": (503, {}, b'{"message": "down"}')}
+    with scripted_server(lambda n, path: answers[path], received) as url:
+        client, _ = client_for(url.replace("http://", "http://analyst:s%40cret@"), max_attempts=1)
+        fetched = client.products()
+        with pytest.raises(FakeStoreError) as caught:
+            client.users()
+    assert received[0]["Authorization"] == "Basic " + base64.b64encode(b"analyst:s@cret").decode()
+    assert fetched.source == f"{url}/products"
+    recorded = f"{fetched.source} {caught.value} {caught.value.url}"
+    assert "cret" not in recorded and "analyst" not in recorded

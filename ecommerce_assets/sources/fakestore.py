@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Protocol
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
 import requests
 
@@ -98,6 +98,19 @@ def body_message(response: requests.Response, limit: int = 200) -> str:
     return json.dumps(body)[:limit]
 
 
+def split_credentials(base_url: str) -> tuple[str, tuple[str, str] | None]:
+    """The base URL without its `user:password@`, and those credentials (None when it has none).
+
+    The client sends them as HTTP basic auth, so the URLs it records (each record's source,
+    error messages) never carry them.
+    """
+    parts = urlsplit(base_url)
+    if parts.username is None and parts.password is None:
+        return base_url, None
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=host)), (unquote(parts.username or ""), unquote(parts.password or ""))
+
+
 # Transport failures worth another attempt; anything else from requests is a bug or a bad URL.
 RETRYABLE_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
@@ -119,6 +132,7 @@ class FakeStoreClient:
     ) -> None:
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+        base_url, credentials = split_credentials(base_url)
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
         self.max_attempts = max_attempts
@@ -126,6 +140,8 @@ class FakeStoreClient:
         self.backoff_max = backoff_max
         self._owns_session = session is None
         self._session = session or requests.Session()
+        if credentials:
+            self._session.auth = credentials
         self._sleep = sleep
         self._random = random.Random()
 
