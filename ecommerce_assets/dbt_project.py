@@ -6,6 +6,7 @@ prepare-and-package`), never parsed at import; only `dagster dev` re-prepares it
 """
 
 import importlib.metadata
+import re
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
@@ -89,6 +90,36 @@ def is_daily(dbt_resource_props: Mapping[str, Any]) -> bool:
     return DAILY in dbt_resource_props.get("config", {}).get("tags", [])
 
 
+def test_description(test: Mapping[str, Any], model: str) -> str:
+    """What a dbt test protects, in a sentence: its own description, or one read from its kind and arguments."""
+    if test.get("description"):
+        return test["description"].strip()
+    metadata = test.get("test_metadata") or {}
+    kwargs = metadata.get("kwargs") or {}
+    column = f"{model}.{kwargs.get('column_name')}"
+    match metadata.get("name"):
+        case "not_null":
+            return f"{column} is never null."
+        case "unique":
+            return f"{column} is unique."
+        case "accepted_values":
+            values = (_unquoted(str(value)) for value in kwargs.get("values", []))
+            return f"{column} only holds {', '.join(values)}."
+        case "relationships":
+            target = re.sub(r"^ref\(['\"](.+?)['\"]\)$", r"\1", str(kwargs.get("to", "")))
+            return f"Every {column} exists in {target}.{kwargs.get('field')}."
+        case "unique_combination_of_columns":
+            return f"({', '.join(kwargs.get('combination_of_columns', []))}) is unique in {model}."
+    return f"dbt test {test['name']} on {model}."
+
+
+def _unquoted(value: str) -> str:
+    """An accepted value as written for `quote: false` (`'men''s clothing'`) read as the value."""
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1].replace("''", "'")
+    return value
+
+
 class EcommerceTranslator(DagsterDbtTranslator):
     """Keys and groups by layer (`marts/fct_carts`), one owner, the daily partitioning tag.
 
@@ -120,6 +151,18 @@ class EcommerceTranslator(DagsterDbtTranslator):
 
     def get_partitions_def(self, dbt_resource_props: Mapping[str, Any]) -> dg.PartitionsDefinition | None:
         return daily_partitions if is_daily(dbt_resource_props) else None
+
+    def get_asset_check_spec(self, asset_spec: dg.AssetSpec, manifest: Mapping[str, Any], unique_id: str,
+                             project: DbtProject | None) -> dg.AssetCheckSpec | None:
+        # dagster-dbt reads a check's description from the test's meta only: say what each protects.
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        test = manifest["nodes"][unique_id]
+        # A test may be shown on another asset than the model it reads (meta.dagster.ref).
+        tested = manifest["nodes"].get(test.get("attached_node") or "", {}).get("name", asset_spec.key.path[-1])
+        described = test_description(test, tested)
+        return spec._replace(description=f"{described} {'Blocks' if spec.blocking else 'Does not block'} downstream assets when it fails.")
 
     def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
         tags = dict(super().get_tags(dbt_resource_props))

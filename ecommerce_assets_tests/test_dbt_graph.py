@@ -65,6 +65,19 @@ def test_error_severity_tests_block_and_warn_severity_tests_do_not():
     assert any(s.blocking for s in specs.values()) and any(not s.blocking for s in specs.values())
 
 
+def test_every_dbt_check_says_what_it_protects_and_whether_it_blocks():
+    specs = {spec.name: spec for spec in dbt_models.check_specs}
+    assert all(spec.description for spec in specs.values())
+    assert specs["relationships_fct_carts_user_id__user_id__ref_dim_users_"].description == (
+        "Every fct_carts.user_id exists in dim_users.user_id. Does not block downstream assets when it fails.")
+    assert specs["not_null_products_snapshot_id"].description == (
+        "products_snapshot.id is never null. Blocks downstream assets when it fails.")
+    categories = next(s for name, s in specs.items() if name.startswith("accepted_values_stg_products_category"))
+    assert "men's clothing" in categories.description
+    singular = next(t for t in dbt_nodes("test") if not t.get("test_metadata"))
+    assert specs[singular["name"]].description.startswith(singular["description"])
+
+
 def test_every_model_is_daily_or_all_history_never_both():
     for node in dbt_nodes("model"):
         tags = set(node["config"]["tags"]) & {"daily", "history"}

@@ -175,6 +175,27 @@ def test_a_failing_error_test_stops_downstream_models_and_fails_its_check(range_
     assert "marts/fct_funnel_daily" not in materialized
 
 
+def test_a_cart_line_the_snapshot_cannot_price_stops_the_revenue_marts(range_shop, tmp_path):
+    shop = copy_shop(range_shop, tmp_path / "unpriced")
+    day = shop.first_day
+    # A product the catalogue never held: summed, its line would lower revenue unnoticed.
+    with duckdb.connect(str(shop.db)) as con:
+        con.execute(
+            f"""INSERT INTO raw.carts SELECT id + 5000000, user_id, cart_time, [{{'product_id': 999999, 'quantity': 1}}],
+                partition_date, _loaded_at FROM raw.carts WHERE partition_date = DATE '{day}' LIMIT 1"""
+        )
+    with shop_environment(shop) as defs:
+        result = materialize(defs, "tag:partitioning=daily and not group:raw", [day], raise_on_error=False)
+
+    assert not result.success
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    for check in ("not_null_int_cart_lines_unit_price", "not_null_int_cart_lines_line_value"):
+        assert evaluations[check].passed is False and evaluations[check].severity == dg.AssetCheckSeverity.ERROR
+    materialized = {m.asset_key.to_user_string() for m in result.asset_materializations_for_node("dbt_models")}
+    assert "intermediate/int_cart_lines" in materialized
+    assert not {"marts/fct_carts", "marts/fct_daily_sales"} & materialized
+
+
 def test_a_full_build_evaluates_every_check(range_shop):
     """Snapshots, a range of days, then history: no check left planned, skipped or never run."""
     from ecommerce_assets.definitions import defs

@@ -160,6 +160,16 @@ def test_partitioned_raw_assets_share_one_daily_partitioning_and_run_ranges_as_o
     assert all(a.backfill_policy == dg.BackfillPolicy.single_run() for a in partitioned)
 
 
+def test_any_selection_can_take_a_partition_range_from_the_cli():
+    # `dagster asset materialize --partition-range` refuses a selection holding an asset
+    # without a single-run policy, such as `+key:"marts/fct_daily_sales"` with its snapshots.
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if node.is_materializable:
+            assert node.backfill_policy == dg.BackfillPolicy.single_run(), key.to_user_string()
+
+
 def test_a_rejected_record_holding_a_lone_surrogate_is_kept_and_the_rest_loads(tmp_path, fakestore_landing):
     # JSON may escape half of a UTF-16 pair; Python reads it as a string UTF-8 cannot encode.
     text = json.dumps(FAKESTORE_PRODUCTS + [{**FAKESTORE_PRODUCTS[0], "id": 9, "title": "ba\\ud800d"}])

@@ -32,6 +32,8 @@ def _snapshot_asset(name: str, description: str, columns: dict[str, str]):
         group_name=GROUP,
         owners=[OWNER],
         kinds=KINDS | {"api"},
+        # No partitions, but a range run of the daily graph with its upstream takes them in.
+        backfill_policy=dg.BackfillPolicy.single_run(),
         description=description,
         metadata=_definition_metadata(name, columns),
     )
