@@ -244,25 +244,24 @@ def dim_user_segments(carts: pd.DataFrame) -> pd.DataFrame:
 
 def fct_customer_churn(carts: pd.DataFrame, medium_days: int, high_days: int) -> pd.DataFrame:
     """One row per customer, from fct_carts() rows: days since the last order (from the day
-    after the last sale), the mean of the gaps between consecutive order dates, and the risk:
-    High from high_days of silence, Medium from medium_days or when silent for more than twice
-    a positive mean gap (no rhythm with one order, or with every order on one day), else Low."""
+    after the last sale), the mean gap between consecutive order days, and the risk: High
+    after more than high_days of silence, Medium after more than medium_days or when silent
+    for more than twice the mean gap (no rhythm with one order day), else Low."""
     as_of = carts["cart_date"].max() + pd.Timedelta(days=1)
     rows = []
     for user_id, dates in carts.groupby("user_id")["cart_date"]:
-        ordered = sorted(dates)
-        gaps = [(b - a).days for a, b in zip(ordered, ordered[1:])]
-        mean_gap = Fraction(sum(gaps), len(gaps)) if gaps else None
-        silent = (as_of - ordered[-1]).days
-        if silent >= high_days:
+        days = sorted(set(dates))
+        mean_gap = Fraction((days[-1] - days[0]).days, len(days) - 1) if len(days) > 1 else None
+        silent = (as_of - days[-1]).days
+        if silent > high_days:
             risk = "High"
-        elif silent >= medium_days or (mean_gap and silent > 2 * mean_gap):
+        elif silent > medium_days or (mean_gap is not None and silent > 2 * mean_gap):
             risk = "Medium"
         else:
             risk = "Low"
         rows.append({
-            "user_id": user_id, "as_of_date": as_of, "last_order_date": ordered[-1],
-            "days_since_last_order": silent, "orders": len(ordered),
+            "user_id": user_id, "as_of_date": as_of, "last_order_date": days[-1],
+            "days_since_last_order": silent, "orders": len(dates),
             "avg_days_between_orders": None if mean_gap is None else rounded(mean_gap.numerator, mean_gap.denominator, 2),
             "churn_risk": risk, "recommended_action": CHURN_ACTIONS[risk],
         })

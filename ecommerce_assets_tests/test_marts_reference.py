@@ -174,12 +174,16 @@ def test_dim_user_segments_gives_equal_values_equal_scores(built_shop):
 def test_fct_customer_churn(built_shop, expected_carts):
     churn_vars = yaml.safe_load((DBT_PROJECT / "dbt_project.yml").read_text())["vars"]
     expected = ref.fct_customer_churn(expected_carts, churn_vars["churn_medium_days"], churn_vars["churn_high_days"])
-    one_day = expected[(expected["orders"] >= 2) & (expected["avg_days_between_orders"] == 0)]
+    one_day = expected[(expected["orders"] >= 2) & expected["avg_days_between_orders"].isna()]
     assert len(one_day), "the shop must have customers with several orders on one day"
     assert set(one_day["churn_risk"]) == {"Low"}, "orders on one day show no rhythm: like a single order"
     assert {"Low", "Medium"} <= set(expected["churn_risk"])
+    churn = read(built_shop, "marts.fct_customer_churn")
+    last_day = churn[churn["last_order_date"] == churn["last_order_date"].max()]
+    assert len(last_day) and set(last_day["churn_risk"]) == {"Low"}, "a customer of the last day is never at risk"
+    assert (last_day["orders"] >= 2).any(), "the shop must have customers of the last day with several orders"
     assert_matches(
-        read(built_shop, "marts.fct_customer_churn"), expected, ["user_id"],
+        churn, expected, ["user_id"],
         same_names("as_of_date", "last_order_date", "days_since_last_order", "orders", "avg_days_between_orders",
                    "churn_risk", "recommended_action"),
         {"avg_days_between_orders": MONEY},

@@ -4,21 +4,32 @@ with customers as (
 
 ),
 
+order_days as (
+
+    -- the customer's rhythm is read from the days they order on: several carts of one day
+    -- are one visit, not a gap of zero days (which made a customer of the last day "overdue")
+    select user_id, count(distinct cart_date) as order_days
+    from {{ ref('fct_carts') }}
+    group by user_id
+
+),
+
 order_gaps as (
 
     select
-        user_id,
-        as_of_date,
-        last_order_date,
-        recency_days as days_since_last_order,
-        frequency as orders,
-        -- the mean gap between consecutive orders is the first-to-last span over the gaps
+        customers.user_id,
+        customers.as_of_date,
+        customers.last_order_date,
+        customers.recency_days as days_since_last_order,
+        customers.frequency as orders,
+        -- the mean gap between consecutive order days is the first-to-last span over the gaps
         case
-            when frequency >= 2
-                then cast(last_order_date - first_order_date as double) / (frequency - 1)
+            when order_days.order_days >= 2
+                then cast(customers.last_order_date - customers.first_order_date as double) / (order_days.order_days - 1)
         end as avg_days_between_orders
 
     from customers
+    left join order_days on customers.user_id = order_days.user_id
 
 ),
 
@@ -27,11 +38,12 @@ churn_risks as (
     select
         *,
         case
-            when days_since_last_order >= {{ var('churn_high_days') | int }} then 'High'
-            when days_since_last_order >= {{ var('churn_medium_days') | int }} then 'Medium'
-            -- overdue: silent for more than twice the customer's own rhythm. Orders all on one
-            -- day (a mean gap of 0) show no rhythm, like a single order: only the thresholds apply.
-            when avg_days_between_orders > 0 and days_since_last_order > 2 * avg_days_between_orders then 'Medium'
+            -- strictly more than the thresholds, as seed 003 writes them
+            when days_since_last_order > {{ var('churn_high_days') | int }} then 'High'
+            when days_since_last_order > {{ var('churn_medium_days') | int }} then 'Medium'
+            -- overdue: silent for more than twice the customer's own rhythm (at least a day, so
+            -- a customer of the last day of sales never is). One order day shows no rhythm.
+            when days_since_last_order > 2 * avg_days_between_orders then 'Medium'
             else 'Low'
         end as churn_risk
 
