@@ -16,11 +16,12 @@ import pytest
 
 from ecommerce_assets import contracts
 from ecommerce_assets.sources import landing
-from ecommerce_assets.sources.clickstream import day_volume
+from ecommerce_assets.sources.clickstream import DAY_MS, HOUR_MS, _clean_rows, _Pages, day_volume
 from ecommerce_assets.sources.synthetic import (
     CATEGORIES,
     DirtRates,
     ShopConfig,
+    _shop_day,
     generate_landing,
     products,
     users,
@@ -241,6 +242,17 @@ def test_sessions_are_short_heavy_tailed_and_never_idle_for_30_minutes(events):
         assert len({(e["user_id"], e["device"]) for e in session}) == 1
         times = sorted(parse_time(e["event_time"]) for e in session)
         assert all(b - a < timedelta(minutes=30) for a, b in zip(times, times[1:]))
+
+
+def test_sessions_near_midnight_end_in_the_day_without_piling_up_at_its_end():
+    shop_day = _shop_day(MEDIUM, SATURDAY)
+    rng = np.random.default_rng(7)
+    rows, _, bought = _clean_rows(rng, shop_day, _Pages(shop_day), 400_000, 0)
+    assert rows["t"].max() < DAY_MS and rows["t"].min() >= 0
+    last_hour = rows["t"][rows["t"] >= DAY_MS - HOUR_MS]
+    per_second = np.bincount((last_hour - (DAY_MS - HOUR_MS)) // 1000, minlength=3600)
+    assert per_second[-1] <= 5 * per_second.mean() + 5, (per_second[-1], per_second.mean())
+    assert (bought["time_ms"] == DAY_MS - 1).sum() <= 1
 
 
 def test_daily_and_weekly_rhythm(shop, events):

@@ -264,11 +264,15 @@ def _clean_rows(rng: np.random.Generator, shop: ShopDay, pages: _Pages, n_events
     bought = ~removed & buys[add_sess]
     buyers = np.flatnonzero(buys).astype(np.int32)
 
-    # Slide sessions that would run past midnight back into the day (and squeeze any
-    # session longer than a day, which the gap and length caps make all but impossible).
+    # A session that would run past midnight starts earlier, somewhere in the last hour that
+    # lets it end in the day: moved to the latest start possible, such sessions all ended at
+    # 23:59:59.999, a pile of checkouts in the day's last millisecond. A session longer than
+    # a day, which the gap and length caps make all but impossible, is squeezed.
     end = np.where(buys, purchase_off, core_end)
     scale = np.minimum(1.0, (DAY_MS - 1) / np.maximum(end, 1))
-    start = np.clip(start, 0, np.maximum(0, DAY_MS - 1 - (end * scale).astype(np.int64)))
+    latest = np.maximum(0, DAY_MS - 1 - (end * scale).astype(np.int64))
+    late = start > latest
+    start[late] = np.maximum(0, latest[late] - rng.integers(0, HOUR_MS, int(late.sum())))
 
     def at(s: np.ndarray, off: np.ndarray) -> np.ndarray:
         return start[s] + (off * scale[s]).astype(np.int64)
