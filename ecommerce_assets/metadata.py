@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import dagster as dg
@@ -17,8 +18,10 @@ def table_name(table: str, schema: str = RAW_SCHEMA) -> str:
     return f"{schema}.{table}"
 
 
-def column_schema(columns: dict[str, str]) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(name, sql_type) for name, sql_type in columns.items()])
+def column_schema(columns: dict[str, str], descriptions: dict[str, str] | None = None) -> dg.TableSchema:
+    described = descriptions or {}
+    return dg.TableSchema(columns=[dg.TableColumn(name, sql_type, description=described.get(name) or None)
+                                   for name, sql_type in columns.items()])
 
 
 def markdown_preview(rows: list[dict[str, Any]]) -> str:
@@ -42,7 +45,8 @@ def load_metadata(result: LoadResult, stats: TableStats, source: str) -> dict[st
     """What one load did and what the table holds now, for the materialization."""
     received = result.loaded + result.rejected + result.duplicates
     return {
-        "dagster/row_count": dg.MetadataValue.int(stats.rows),
+        "dagster/row_count": dg.MetadataValue.int(stats.table_rows),
+        **partition_counts(stats.rows_by_day),
         "dagster/column_schema": column_schema(stats.columns),
         "loaded": dg.MetadataValue.int(result.loaded),
         "rejected": dg.MetadataValue.int(result.rejected),
@@ -52,3 +56,13 @@ def load_metadata(result: LoadResult, stats: TableStats, source: str) -> dict[st
         "source": dg.MetadataValue.text(source),
         "preview": dg.MetadataValue.md(markdown_preview(stats.preview)),
     }
+
+
+def partition_counts(rows_by_day: dict[date, int] | None) -> dict[str, Any]:
+    """A partition's own row count, for a run of one day; each day's, for a range run (whose
+    partitions all receive the same metadata). Nothing for an unpartitioned table."""
+    if rows_by_day is None:
+        return {}
+    if len(rows_by_day) == 1:
+        return {"dagster/partition_row_count": dg.MetadataValue.int(next(iter(rows_by_day.values())))}
+    return {"rows_by_day": dg.MetadataValue.json({day.isoformat(): rows for day, rows in rows_by_day.items()})}

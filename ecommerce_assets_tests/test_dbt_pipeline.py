@@ -47,9 +47,23 @@ def test_a_range_in_one_run_equals_the_days_one_by_one(range_shop, day_by_day_sh
 def test_rerunning_a_day_changes_nothing(range_shop, tmp_path):
     shop = copy_shop(range_shop, tmp_path / "rerun")
     with shop_environment(shop) as defs:
-        materialize(defs, "daily", [LATE_DAY])
-        materialize(defs, "history")
+        day_run = materialize(defs, "daily", [LATE_DAY])
+        history_run = materialize(defs, "history")
     assert snapshot_of(shop) == snapshot_of(range_shop)
+
+    # What each materialization tells a person: the table, the day's own rows, a preview.
+    events = {m.asset_key.to_user_string(): m.metadata for m in day_run.asset_materializations_for_node("dbt_models")}
+    sales = events["marts/fct_carts"]
+    carts = table(shop, "marts.fct_carts")
+    assert sales["dagster/row_count"].value == len(carts)
+    at = data_columns(shop, "marts.fct_carts").index("cart_date")
+    assert sales["dagster/partition_row_count"].value == sum(row[at] == LATE_DAY for row in carts) > 0
+    assert str(LATE_DAY) in sales["preview"].value and "cart_value" in sales["preview"].value
+    described = {c.name: c.description for c in sales["dagster/column_schema"].schema.columns}
+    assert described["cart_value"] and described["cart_id"]
+    dims = {m.asset_key.to_user_string(): m.metadata for m in history_run.asset_materializations_for_node("dbt_models")}
+    assert "dagster/partition_row_count" not in dims["marts/dim_products"]
+    assert dims["marts/dim_products"]["preview"].value.startswith("| product_key | product_id |")
 
 
 def late_events(day: date, n: int) -> list[str]:

@@ -12,6 +12,7 @@ import duckdb
 
 from ecommerce_assets.assets import RAW_ASSETS, raw_carts, raw_events, raw_products, raw_users
 from ecommerce_assets.definitions import defs
+from ecommerce_assets.metadata import partition_counts
 from ecommerce_assets.resources import FakeStore, Landing, Warehouse
 from ecommerce_assets.sources.fakestore_local import LocalFakeStore
 from ecommerce_assets.sources.fakestore_server import Faults, running_server
@@ -20,6 +21,7 @@ from ecommerce_assets.sources.landing import carts_path, event_day_dir, products
 from .conftest import FAKESTORE_PRODUCTS, FAKESTORE_USERS, write_json
 
 DAY = date(2026, 11, 20)
+NEXT_DAY = date(2026, 11, 21)
 
 
 def resources(tmp_path: Path, landing: Path, base_url: str | None = None) -> dict:
@@ -138,6 +140,22 @@ def test_events_partition_from_the_landing_directory(tmp_path):
     warnings = [e.user_message for e in instance.all_logs(result.run_id)
                 if e.level == logging.WARNING and "not read" in e.user_message]
     assert len(warnings) == 1 and "part-01.JSONL" in warnings[0]
+
+    # The next day: the table's count and the partition's own.
+    next_dir = event_day_dir(landing, NEXT_DAY)
+    next_dir.mkdir(parents=True)
+    at = {"event_time": "2026-11-21T10:00:00Z"}
+    (next_dir / "part-00.jsonl").write_text(
+        "\n".join(json.dumps({**good, **at, "event_id": f"n{i}"}) for i in range(2)) + "\n")
+    result = dg.materialize([raw_events], resources=resources(tmp_path, landing), partition_key=NEXT_DAY.isoformat())
+    meta = metadata_of(result, ["raw", "events"])
+    assert (meta["dagster/row_count"].value, meta["dagster/partition_row_count"].value) == (3, 2)
+
+
+def test_a_range_run_reports_each_days_rows():
+    assert partition_counts({DAY: 1, NEXT_DAY: 2})["rows_by_day"].value == {"2026-11-20": 1, "2026-11-21": 2}
+    assert partition_counts({DAY: 0}) == {"dagster/partition_row_count": dg.MetadataValue.int(0)}
+    assert partition_counts(None) == {}
 
 
 def test_every_asset_has_description_owner_group_kinds_and_table_metadata():

@@ -13,6 +13,7 @@ order); error-severity tests are blocking asset checks.
 
 import json
 import os
+from datetime import date
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -21,24 +22,33 @@ import dagster as dg
 from dagster_dbt import DbtCliInvocation, DbtCliResource, dbt_assets
 
 from ecommerce_assets.dbt_project import DBT_BUILD_FLAGS, SNAPSHOTS_LAYER, EcommerceTranslator, dbt_project, window_env
-from ecommerce_assets.metadata import column_schema
-from ecommerce_assets.partitions import partition_window
+from ecommerce_assets.metadata import column_schema, markdown_preview, partition_counts
+from ecommerce_assets.partitions import days_in, partition_window
 from ecommerce_assets.resources import Warehouse
 
 TRANSLATOR = EcommerceTranslator()
 TABLE_STATS = "ecommerce_table_stats "  # the prefix of log_table_stats' line
 
 
-def table_stats(message: str) -> dict[str, Any] | None:
-    """The stats a model's post-hook logged (macros/log_table_stats.sql), or None."""
+def table_stats(message: str, manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The metadata a model's post-hook logged (macros/log_table_stats.sql), or None: the
+    table's rows, the window's rows by day, its columns (described as in the YAML) and a preview."""
     if not message.startswith(TABLE_STATS):
         return None
     stats = json.loads(message[len(TABLE_STATS):])
-    return {
+    node = manifest["nodes"].get(stats["unique_id"], {})
+    described = {name: column.get("description", "") for name, column in node.get("columns", {}).items()}
+    metadata = {
         "unique_id": stats["unique_id"],
         "dagster/row_count": dg.MetadataValue.int(stats["row_count"]),
-        "dagster/column_schema": column_schema(stats["columns"]),
+        "dagster/column_schema": column_schema(stats["columns"], described),
+        "preview": dg.MetadataValue.md(markdown_preview(stats["preview"])),
     }
+    if "window" in stats:
+        start, end = (date.fromisoformat(bound) for bound in stats["window"])
+        counted = stats["rows_by_day"]
+        metadata.update(partition_counts({day: counted.get(day.isoformat(), 0) for day in days_in((start, end))}))
+    return metadata
 
 
 def stream_with_stats(invocation: DbtCliInvocation) -> Iterator:
@@ -47,7 +57,7 @@ def stream_with_stats(invocation: DbtCliInvocation) -> Iterator:
     stats_by_node: dict[str, dict[str, Any]] = {}
     for raw in invocation.stream_raw_events():
         info = raw.raw_event["info"]
-        if info["name"] == "JinjaLogInfo" and (stats := table_stats(info["msg"])):
+        if info["name"] == "JinjaLogInfo" and (stats := table_stats(info["msg"], invocation.manifest)):
             stats_by_node[stats.pop("unique_id")] = stats
             continue
         node = raw.raw_event["data"].get("node_info", {}).get("unique_id")
