@@ -362,7 +362,7 @@ def _carts_rejects(con, start: date, end: date) -> tuple[dict, dict, dict]:
     )
     rules = con.execute(
         f"SELECT day, rule, count(DISTINCT payload) FROM ("
-        f"  SELECT {_CART_REJECT_DAY} AS day, rule, payload FROM raw.carts_rejected"
+        f"  SELECT {_CART_REJECT_DAY} AS day, rule, payload FROM raw.carts_rejected WHERE rule <> '{DUPLICATE_RULE}'"
         f") WHERE day >= ? AND day < ? GROUP BY ALL",
         [start, end],
     ).fetchall()
@@ -403,9 +403,9 @@ events_reject_rate = _daily_reject_rate_check(
 carts_reject_rate = _daily_reject_rate_check(
     RAW_CARTS, "carts", "api_rejects", _carts_rejects,
     lambda day: f"SELECT record_key, field, rule, reason, payload FROM raw.carts_rejected "
-    f"WHERE {_CART_REJECT_DAY} = DATE '{day}'",
-    "Contract health of each day of carts (orders): the share of carts the Cart contract refused "
-    "into raw.carts_rejected, a reject counted on the day of its cart. WARN above "
+    f"WHERE {_CART_REJECT_DAY} = DATE '{day}' AND rule <> '{DUPLICATE_RULE}'",
+    "Contract health of each day of carts (orders): the share of carts (repeated deliveries "
+    "excluded) the Cart contract refused into raw.carts_rejected, a reject counted on the day of its cart. WARN above "
     "ECOMMERCE_API_REJECT_WARN (5%), ERROR above ECOMMERCE_API_REJECT_FAIL (10%): refused carts "
     "are missing orders, so revenue and every sales mart would be understated. Blocking.",
 )
@@ -418,7 +418,8 @@ def _snapshot_reject_rate_check(asset_key: dg.AssetKey, table: str, what: str, p
         asset=asset_key,
         name=name,
         blocking=True,
-        description=f"Contract health of the {what} snapshot: the share of records the contract refused "
+        description=f"Contract health of the {what} snapshot: the share of records (repeated deliveries "
+        f"excluded) the contract refused "
         f"into raw.{table}_rejected. WARN above ECOMMERCE_API_REJECT_WARN (5%), ERROR above "
         f"ECOMMERCE_API_REJECT_FAIL (10%): {protects} Blocking.",
     )
@@ -426,9 +427,11 @@ def _snapshot_reject_rate_check(asset_key: dg.AssetKey, table: str, what: str, p
         band = Thresholds.from_env().api_rejects
         with warehouse.get_connection() as con:
             loaded = con.execute(f"SELECT count(*) FROM raw.{table}").fetchall()[0][0]
-            by_rule = dict(con.execute(f"SELECT rule, count(*) FROM raw.{table}_rejected GROUP BY ALL").fetchall())
+            by_rule = dict(con.execute(
+                f"SELECT rule, count(*) FROM raw.{table}_rejected WHERE rule <> '{DUPLICATE_RULE}' GROUP BY ALL").fetchall())
         outcome = _reject_outcome(what, loaded, sum(by_rule.values()), by_rule, band,
-                                  f"SELECT record_key, field, rule, reason, payload FROM raw.{table}_rejected")
+                                  f"SELECT record_key, field, rule, reason, payload FROM raw.{table}_rejected "
+                                  f"WHERE rule <> '{DUPLICATE_RULE}'")
         return dg.AssetCheckResult(
             passed=outcome.passed, severity=outcome.severity or Severity.ERROR,
             description=outcome.description, metadata=outcome.metadata,
