@@ -198,7 +198,8 @@ def _row(key, node, record, evaluation, partition, runs: _Runs) -> CheckRow:
         partition=partition,
         status=status,
         last_result=_outcome(evaluation),
-        severity=evaluation.evaluation.severity.value if evaluation else None,
+        # A passed result has no severity to show (dagster-dbt marks every result ERROR).
+        severity=evaluation.evaluation.severity.value if _outcome(evaluation) in (FAILED, WARNED) else None,
         metadata=_metadata(evaluation),
         message=message,
         when=_iso(record.event.timestamp if record.event else record.create_timestamp),
