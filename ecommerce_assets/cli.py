@@ -148,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--days", type=POSITIVE, default=7, help="without --start/--end: the last N complete UTC days")
     generate.add_argument("--events-per-day", type=NON_NEGATIVE, default=100_000)
     generate.add_argument("--products", type=POSITIVE, default=200)
-    generate.add_argument("--users", type=POSITIVE, default=2_000)
+    generate.add_argument("--users", type=POSITIVE, default=2_000,
+                          help="at least events-per-day / 50, or a user's sessions overlap (about 40 fit in a day)")
     generate.add_argument("--seed", type=NON_NEGATIVE, default=42)
     generate.add_argument("--gzip", action="store_true", help="write .jsonl.gz files")
     generate.add_argument("--clean", action="store_true", help="inject no dirt at all")

@@ -244,6 +244,20 @@ def test_sessions_are_short_heavy_tailed_and_never_idle_for_30_minutes(events):
         assert all(b - a < timedelta(minutes=30) for a, b in zip(times, times[1:]))
 
 
+def test_a_users_sessions_are_30_minutes_apart_so_a_30_minute_sessionisation_finds_them(events):
+    by_user = defaultdict(list)
+    for e in clean_events(events):
+        by_user[(e["user_id"], parse_time(e["event_time"]).date())].append((parse_time(e["event_time"]), e["session_id"]))
+    found = collector = 0
+    for timeline in by_user.values():
+        timeline.sort()
+        found += 1 + sum(b[0] - a[0] >= timedelta(minutes=30) for a, b in zip(timeline, timeline[1:]))
+        collector += len({session for _, session in timeline})
+        # each session's events are consecutive in the user's day: sessions never interleave
+        assert sum(a[1] != b[1] for a, b in zip(timeline, timeline[1:])) == len({s for _, s in timeline}) - 1
+    assert found == collector > 5_000
+
+
 def test_sessions_near_midnight_end_in_the_day_without_piling_up_at_its_end():
     shop_day = _shop_day(MEDIUM, SATURDAY)
     rng = np.random.default_rng(7)
@@ -302,7 +316,7 @@ def test_every_purchase_matches_its_cart(shop, events):
         window = {"window": contracts.day_window(report.day)}
         sound = [c for c in carts if is_valid(contracts.Cart, c, window)]
         assert len(sound) == report.carts == len(lines) > 0
-        assert len(carts) - len(sound) == report.dirty_carts == round(MEDIUM.dirt.api_record * report.carts)
+        assert len(carts) - len(sound) == report.dirty_carts == int(MEDIUM.dirt.api_record * report.carts + 0.5)  # half up
         for cart in sound:
             purchase = lines.pop(cart["id"])
             assert {(e["product_id"], e["quantity"]) for e in purchase} == {

@@ -3,7 +3,8 @@
 Sessions are drawn first (user, device, start, category of interest, page views). Page
 views, cart events and checkouts hang off them as offsets inside the session, so no gap
 inside a session reaches 30 minutes and every purchase line is a cart line that was added
-and not removed. Dirt is appended as extra rows. DuckDB's `to_json` renders the lines
+and not removed; a user's sessions are at least 30 minutes apart, so the collector's
+sessions are the ones a 30-minute sessionisation finds. Dirt is appended as extra rows. DuckDB's `to_json` renders the lines
 from an Arrow table; a day is built in chunks of half a million events, the next chunk
 generated while the last one is written, so memory stays flat at any scale. Never a
 Python loop per event.
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from ecommerce_assets.contracts import DEVICES, EVENT_TYPES, PRODUCT_PAGE_PREFIX
@@ -34,6 +36,9 @@ HOUR_MS = 3_600_000
 # The collector opens a new session after 30 minutes of silence (a gap of 30:00 or more, as
 # int_sessions splits them), so gaps inside a session stay below that.
 MAX_GAP_MS = 29 * 60_000 + 30_000
+# A user's sessions are further apart than the silence that ends a session (30 minutes: a
+# second more, so no natural gap sits on the boundary that int_sessions' tests probe).
+SESSION_GAP_MS = 30 * 60_000 + 1_000
 CHUNK_EVENTS = 500_000
 MAX_VIEWS = 400
 GZIP_LEVEL = 1  # collector-style gzip: fast, about 5x smaller than the text
@@ -144,7 +149,8 @@ def write_day(landing_dir: Path, day: date, shop: ShopDay, n_events: int, dirt: 
         for chunk in range(n_chunks):
             rng = np.random.default_rng([seed, _EVENTS, day.toordinal(), chunk])
             size = n_events // n_chunks + (chunk < n_events % n_chunks)
-            rows, session_ids, bought = _clean_rows(rng, shop, pages, size, day.toordinal() * 10_000_000 + carts)
+            rows, session_ids, bought = _clean_rows(rng, shop, pages, size, day.toordinal() * 10_000_000 + carts,
+                                                    _Users(len(shop.user_ids), chunk, n_chunks))
             carts += len(np.unique(bought["cart_id"]))
             purchases.append(bought)
             clean += size_of(rows)
@@ -218,12 +224,33 @@ def _session_lengths(rng: np.random.Generator, n_views: int) -> np.ndarray:
     return lengths
 
 
-def _clean_rows(rng: np.random.Generator, shop: ShopDay, pages: _Pages, n_events: int, cart_base: int):
+@dataclass(frozen=True)
+class _Users:
+    """The users a chunk of a day gives sessions to: every `of`-th, from the `chunk`-th (the
+    chunks of a day are drawn apart, so each keeps to its own users and their sessions cannot
+    meet); all of them when there are fewer users than chunks."""
+
+    count: int
+    chunk: int = 0
+    of: int = 1
+
+    def own(self, index: np.ndarray) -> np.ndarray:
+        if self.count < self.of:
+            return index
+        mine = index - index % self.of + self.chunk
+        return np.where(mine < self.count, mine, mine - self.of)
+
+    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return self.own(rng.integers(0, self.count, n))
+
+
+def _clean_rows(rng: np.random.Generator, shop: ShopDay, pages: _Pages, n_events: int, cart_base: int,
+                users: _Users | None = None):
     """The clean events of about n_events, their session ids, and the purchase lines."""
+    users = users or _Users(len(shop.user_ids))
     lengths = _session_lengths(rng, round(n_events / EVENTS_PER_VIEW))
     n_sessions, n_views = len(lengths), int(lengths.sum())
-    who = _pick(pages.user_cdf, rng.random(n_sessions))
-    user, device = shop.user_ids[who], _devices(rng, shop.user_devices[who])
+    who = users.own(_pick(pages.user_cdf, rng.random(n_sessions)))
     start = rng.choice(24, n_sessions, p=HOURLY_P) * HOUR_MS + rng.integers(0, HOUR_MS, n_sessions)
     focus = rng.choice(len(shop.category_slugs), n_sessions, p=pages.category_p)
 
@@ -273,6 +300,8 @@ def _clean_rows(rng: np.random.Generator, shop: ShopDay, pages: _Pages, n_events
     latest = np.maximum(0, DAY_MS - 1 - (end * scale).astype(np.int64))
     late = start > latest
     start[late] = np.maximum(0, latest[late] - rng.integers(0, HOUR_MS, int(late.sum())))
+    who, start = _apart(rng, who, start, DAY_MS - 1 - latest, users)
+    user, device = shop.user_ids[who], _devices(rng, shop.user_devices[who])
 
     def at(s: np.ndarray, off: np.ndarray) -> np.ndarray:
         return start[s] + (off * scale[s]).astype(np.int64)
@@ -298,6 +327,32 @@ def _clean_rows(rng: np.random.Generator, shop: ShopDay, pages: _Pages, n_events
     purchases = {"cart_id": p["cart"], "user_id": user[p["sess"]], "time_ms": p["t"],
                  "product_id": p["product"], "quantity": p["quantity"]}
     return rows, _hex(_random_ids(rng, n_sessions)), purchases
+
+
+def _apart(rng: np.random.Generator, who: np.ndarray, start: np.ndarray, length: np.ndarray, users: _Users,
+           rounds: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Sessions moved so that each user's are apart by the 30 minutes of silence that end a
+    session (so a 30-minute sessionisation finds the collector's sessions, not several merged
+    into one): each starts no earlier than its user's previous one ended plus that gap. One
+    that no longer fits in its user's day goes, at its own start, to another of the chunk's
+    users chosen at random, for a few rounds; the few left (only when the users are too few
+    for the volume: about one per 40 sessions a day) keep their start."""
+    who, start = who.copy(), start.copy()
+    for _ in range(rounds):
+        order = np.lexsort((start, who))
+        owner, starts, step = who[order], start[order], length[order] + SESSION_GAP_MS
+        before = np.cumsum(step) - step
+        group_first = np.maximum.accumulate(np.where(np.r_[True, owner[1:] != owner[:-1]], np.arange(len(owner)), 0))
+        before -= before[group_first]
+        # start_i = max(own start, previous start + its length + gap): a running maximum per user
+        moved = before + pd.Series(starts - before).groupby(owner).cummax().to_numpy()
+        fits = moved + length[order] <= DAY_MS - 1
+        start[order[fits]] = moved[fits]
+        spilled = order[~fits]
+        if not len(spilled):
+            break
+        who[spilled] = users.draw(rng, len(spilled))
+    return who, start
 
 
 def _devices(rng: np.random.Generator, usual: np.ndarray) -> np.ndarray:
