@@ -39,6 +39,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from ecommerce_assets.loading import DUPLICATE_RULE
 from ecommerce_assets.partitions import daily_partitions, days_in, partition_window
 from ecommerce_assets.resources import Warehouse
 
@@ -54,7 +55,8 @@ INT_CART_LINES = dg.AssetKey(["intermediate", "int_cart_lines"])
 FCT_CARTS = dg.AssetKey(["marts", "fct_carts"])
 FCT_DAILY_SALES = dg.AssetKey(["marts", "fct_daily_sales"])
 
-DUPLICATE_RULE = "duplicate"
+# Repeated deliveries are quarantined too, but they are duplicates, not refusals.
+NOT_A_DUPLICATE = f"rule <> '{DUPLICATE_RULE}'"
 SAMPLE_IDS = 10
 
 
@@ -362,7 +364,7 @@ def _carts_rejects(con, start: date, end: date) -> tuple[dict, dict, dict]:
     )
     rules = con.execute(
         f"SELECT day, rule, count(DISTINCT payload) FROM ("
-        f"  SELECT {_CART_REJECT_DAY} AS day, rule, payload FROM raw.carts_rejected WHERE rule <> '{DUPLICATE_RULE}'"
+        f"  SELECT {_CART_REJECT_DAY} AS day, rule, payload FROM raw.carts_rejected WHERE {NOT_A_DUPLICATE}"
         f") WHERE day >= ? AND day < ? GROUP BY ALL",
         [start, end],
     ).fetchall()
@@ -393,7 +395,7 @@ def _daily_reject_rate_check(asset_key: dg.AssetKey, what: str, band_name: str, 
 events_reject_rate = _daily_reject_rate_check(
     RAW_EVENTS, "distinct events", "event_rejects", _events_rejects,
     lambda day: f"SELECT field, rule, reason, source, line_number, payload FROM raw.events_rejected "
-    f"WHERE partition_date = DATE '{day}' AND rule <> '{DUPLICATE_RULE}'",
+    f"WHERE partition_date = DATE '{day}' AND {NOT_A_DUPLICATE}",
     "Contract health of each day of clickstream: the share of distinct events (duplicate deliveries "
     "excluded) that the Event contract refused into raw.events_rejected. WARN above "
     "ECOMMERCE_REJECT_WARN (1%), ERROR above ECOMMERCE_REJECT_FAIL (5%): a broken collector or a "
@@ -403,7 +405,7 @@ events_reject_rate = _daily_reject_rate_check(
 carts_reject_rate = _daily_reject_rate_check(
     RAW_CARTS, "carts", "api_rejects", _carts_rejects,
     lambda day: f"SELECT record_key, field, rule, reason, payload FROM raw.carts_rejected "
-    f"WHERE {_CART_REJECT_DAY} = DATE '{day}' AND rule <> '{DUPLICATE_RULE}'",
+    f"WHERE {_CART_REJECT_DAY} = DATE '{day}' AND {NOT_A_DUPLICATE}",
     "Contract health of each day of carts (orders): the share of carts (repeated deliveries "
     "excluded) the Cart contract refused into raw.carts_rejected, a reject counted on the day of its cart. WARN above "
     "ECOMMERCE_API_REJECT_WARN (5%), ERROR above ECOMMERCE_API_REJECT_FAIL (10%): refused carts "
@@ -428,10 +430,10 @@ def _snapshot_reject_rate_check(asset_key: dg.AssetKey, table: str, what: str, p
         with warehouse.get_connection() as con:
             loaded = con.execute(f"SELECT count(*) FROM raw.{table}").fetchall()[0][0]
             by_rule = dict(con.execute(
-                f"SELECT rule, count(*) FROM raw.{table}_rejected WHERE rule <> '{DUPLICATE_RULE}' GROUP BY ALL").fetchall())
+                f"SELECT rule, count(*) FROM raw.{table}_rejected WHERE {NOT_A_DUPLICATE} GROUP BY ALL").fetchall())
         outcome = _reject_outcome(what, loaded, sum(by_rule.values()), by_rule, band,
                                   f"SELECT record_key, field, rule, reason, payload FROM raw.{table}_rejected "
-                                  f"WHERE rule <> '{DUPLICATE_RULE}'")
+                                  f"WHERE {NOT_A_DUPLICATE}")
         return dg.AssetCheckResult(
             passed=outcome.passed, severity=outcome.severity or Severity.ERROR,
             description=outcome.description, metadata=outcome.metadata,

@@ -43,14 +43,14 @@ def _seconds(text: str) -> float:
     return value
 
 
+POSITIVE, NON_NEGATIVE = _count(1), _count(0)
+
+
 def _port(text: str) -> int:
-    value = _count(0)(text)
+    value = NON_NEGATIVE(text)
     if value > 65535:
         raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {value}")
     return value
-
-
-POSITIVE, NON_NEGATIVE = _count(1), _count(0)
 
 
 def _date(text: str) -> date:

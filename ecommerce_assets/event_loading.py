@@ -29,7 +29,7 @@ import duckdb
 
 from ecommerce_assets.contracts import EVENT_REQUIREMENTS, Event, day_window
 from ecommerce_assets.line_endings import ReaderFile, is_gzip, open_bytes, reader_files
-from ecommerce_assets.loading import LoadResult
+from ecommerce_assets.loading import DUPLICATE_RULE, LoadResult
 from ecommerce_assets.validation import (
     Rejection,
     Rule,
@@ -311,7 +311,7 @@ def _quarantine_duplicates(con: duckdb.DuckDBPyConnection) -> None:
         f"""
         INSERT INTO {qualified(rejected_table(EVENTS_TABLE))} BY NAME
         SELECT file_day AS partition_date, source_file AS source,
-               line_number, event_id AS record_key, 'event_id' AS field, 'duplicate' AS rule,
+               line_number, event_id AS record_key, 'event_id' AS field, '{DUPLICATE_RULE}' AS rule,
                'event_id: duplicate delivery of ' || event_id || ', kept once (first delivery wins)' AS reason,
                to_json(struct_pack({record}))::VARCHAR AS payload, now()::TIMESTAMP AS rejected_at
         FROM events_duplicates
@@ -459,7 +459,7 @@ def _results_by_day(con: duckdb.DuckDBPyConnection, days: Sequence[date], window
     ).fetchall())
     refused = {day: (rejected, duplicates) for day, rejected, duplicates in con.execute(
         f"""
-        SELECT partition_date, count(*) FILTER (rule <> 'duplicate'), count(*) FILTER (rule = 'duplicate')
+        SELECT partition_date, count(*) FILTER (rule <> '{DUPLICATE_RULE}'), count(*) FILTER (rule = '{DUPLICATE_RULE}')
         FROM {qualified(rejected_table(EVENTS_TABLE))} WHERE {window_filter('partition_date', window)} GROUP BY 1
         """
     ).fetchall()}

@@ -33,6 +33,10 @@ class LoadResult:
         return LoadResult(*(a + b for a, b in zip(astuple(self), astuple(other))))
 
 
+# The rule of a quarantined repeated delivery: a duplicate, not a refusal (events use it too).
+DUPLICATE_RULE = "duplicate"
+
+
 class EmptySnapshotError(RuntimeError):
     """A snapshot load would replace the rows held with none."""
 
@@ -69,7 +73,7 @@ def split_records(
             continue
         record_id = getattr(valid, "id", None)
         if record_id is not None and record_id in seen:
-            rejections.append(_rejection(str(record_id), "id", "duplicate",
+            rejections.append(_rejection(str(record_id), "id", DUPLICATE_RULE,
                                          f"id: {record_id} was already delivered in this response, kept once (first delivery wins)",
                                          record, source, partition_date))
             continue
@@ -100,7 +104,7 @@ def load_records(
     arrow_rows = _arrow_rows(con, table, [{**row, "_loaded_at": loaded_at} for row in rows])
     replace_rows(con, table, arrow_rows, rejects_table(rejections), window, partition_column)
     # As for events, a repeated delivery is counted as a duplicate, not as a refusal.
-    duplicates = sum(r["rule"] == "duplicate" for r in rejections)
+    duplicates = sum(r["rule"] == DUPLICATE_RULE for r in rejections)
     return LoadResult(loaded=len(rows), rejected=len(rejections) - duplicates, duplicates=duplicates,
                       lines=len(rows) + len(rejections))
 

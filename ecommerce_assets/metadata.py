@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
 import dagster as dg
 
 from ecommerce_assets.loading import LoadResult
-from ecommerce_assets.warehouse import RAW_SCHEMA, TableStats
+from ecommerce_assets.partitions import days_in
+from ecommerce_assets.warehouse import RAW_SCHEMA, TableStats, Window
 
 OWNER = "team:analytics-engineering"
 PREVIEW_COLUMNS = 8
@@ -46,7 +48,7 @@ def load_metadata(result: LoadResult, stats: TableStats, source: str) -> dict[st
     received = result.loaded + result.rejected + result.duplicates
     return {
         "dagster/row_count": dg.MetadataValue.int(stats.table_rows),
-        **partition_counts(stats.rows_by_day),
+        **partition_counts(stats.rows_by_day, stats.window),
         "dagster/column_schema": column_schema(stats.columns),
         "loaded": dg.MetadataValue.int(result.loaded),
         "rejected": dg.MetadataValue.int(result.rejected),
@@ -58,11 +60,12 @@ def load_metadata(result: LoadResult, stats: TableStats, source: str) -> dict[st
     }
 
 
-def partition_counts(rows_by_day: dict[date, int] | None) -> dict[str, Any]:
-    """A partition's own row count, for a run of one day; each day's, for a range run (whose
-    partitions all receive the same metadata). Nothing for an unpartitioned table."""
-    if rows_by_day is None:
+def partition_counts(rows_by_day: Mapping[date, int] | None, window: Window | None) -> dict[str, Any]:
+    """A partition's own row count, for a run of one day; each day's (none counted: 0), for a
+    range run, whose partitions all receive the same metadata. Nothing without a window."""
+    if rows_by_day is None or window is None:
         return {}
-    if len(rows_by_day) == 1:
-        return {"dagster/partition_row_count": dg.MetadataValue.int(next(iter(rows_by_day.values())))}
-    return {"rows_by_day": dg.MetadataValue.json({day.isoformat(): rows for day, rows in rows_by_day.items()})}
+    days = list(days_in(window))
+    if len(days) == 1:
+        return {"dagster/partition_row_count": dg.MetadataValue.int(rows_by_day.get(days[0], 0))}
+    return {"rows_by_day": dg.MetadataValue.json({day.isoformat(): rows_by_day.get(day, 0) for day in days})}

@@ -36,6 +36,7 @@ from dagster._core.storage.asset_check_execution_record import (  # not exported
 )
 
 from ecommerce_assets.jobs import run_partition
+from ecommerce_assets.partitions import days_in
 
 FORMATS = ("text", "json", "markdown")
 PASSED, FAILED, WARNED, SKIPPED, PLANNED, NEVER_RUN = "passed", "failed", "warned", "skipped", "planned", "never run"
@@ -119,7 +120,7 @@ def _days(window: str | None) -> frozenset[str]:
         first, last = date.fromisoformat(start), date.fromisoformat(end or start)
     except ValueError:
         return frozenset()  # not a day: a key of its own, covering nothing else
-    return frozenset((first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1))
+    return frozenset(day.isoformat() for day in days_in((first, last + timedelta(days=1))))
 
 
 def _latest(records: Iterable[AssetCheckExecutionRecord], key_of: Callable[[AssetCheckExecutionRecord], str | None]):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +35,13 @@ Window = tuple[date, date]
 
 @dataclass(frozen=True)
 class TableStats:
-    """What a table holds after a load: `table_rows` in all, and for a partitioned table the
-    rows of each day of the load's window (None for a snapshot)."""
+    """What a table holds after a load: `table_rows` in all and, for a partitioned table,
+    the rows of each day of the load's `window` that has any (None for a snapshot)."""
 
-    rejected: int
     columns: dict[str, str]
     preview: list[dict]
     table_rows: int
+    window: Window | None
     rows_by_day: dict[date, int] | None
 
 
@@ -203,17 +203,13 @@ def table_stats(con: duckdb.DuckDBPyConnection, table: str, window: Window | Non
     table_rows = scalar(con, f"SELECT count(*) FROM {qualified(table)}")
     rows_by_day = None
     if window is not None:
-        counted = dict(con.execute(f'SELECT "{partition_column}", count(*) FROM {qualified(table)} WHERE {where} GROUP BY 1').fetchall())
-        days = (window[0] + timedelta(days=n) for n in range((window[1] - window[0]).days))
-        rows_by_day = {day: counted.get(day, 0) for day in days}
-    rejected = scalar(con, f"SELECT count(*) FROM {qualified(rejected_table(table))} WHERE {window_filter('partition_date', window)}")
+        rows_by_day = dict(con.execute(f'SELECT "{partition_column}", count(*) FROM {qualified(table)} WHERE {where} GROUP BY 1').fetchall())
     described = con.execute(f"DESCRIBE {qualified(table)}").fetchall()
     columns = {name: sql_type for name, sql_type, *_ in described}
     preview_cursor = con.execute(f"SELECT * FROM {qualified(table)} WHERE {where} LIMIT {preview_rows}")
     names = [d[0] for d in preview_cursor.description]
     preview = [dict(zip(names, values)) for values in preview_cursor.fetchall()]
-    return TableStats(rejected=rejected, columns=columns, preview=preview,
-                      table_rows=table_rows, rows_by_day=rows_by_day)
+    return TableStats(columns=columns, preview=preview, table_rows=table_rows, window=window, rows_by_day=rows_by_day)
 
 
 def connect(path: Path, memory_limit: str | None = None, threads: int | None = None) -> duckdb.DuckDBPyConnection:

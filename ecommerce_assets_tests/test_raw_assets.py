@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -153,9 +153,10 @@ def test_events_partition_from_the_landing_directory(tmp_path):
 
 
 def test_a_range_run_reports_each_days_rows():
-    assert partition_counts({DAY: 1, NEXT_DAY: 2})["rows_by_day"].value == {"2026-11-20": 1, "2026-11-21": 2}
-    assert partition_counts({DAY: 0}) == {"dagster/partition_row_count": dg.MetadataValue.int(0)}
-    assert partition_counts(None) == {}
+    two_days = (DAY, NEXT_DAY + timedelta(days=1))
+    assert partition_counts({DAY: 1, NEXT_DAY: 2}, two_days)["rows_by_day"].value == {"2026-11-20": 1, "2026-11-21": 2}
+    assert partition_counts({DAY: 0}, (DAY, NEXT_DAY)) == {"dagster/partition_row_count": dg.MetadataValue.int(0)}
+    assert partition_counts(None, None) == {}
 
 
 def test_every_asset_has_description_owner_group_kinds_and_table_metadata():

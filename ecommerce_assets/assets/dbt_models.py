@@ -13,8 +13,8 @@ order); error-severity tests are blocking asset checks.
 
 import json
 import os
-from datetime import date
 from collections.abc import Iterator, Mapping
+from datetime import date
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,7 +23,7 @@ from dagster_dbt import DbtCliInvocation, DbtCliResource, dbt_assets
 
 from ecommerce_assets.dbt_project import DBT_BUILD_FLAGS, SNAPSHOTS_LAYER, EcommerceTranslator, dbt_project, window_env
 from ecommerce_assets.metadata import column_schema, markdown_preview, partition_counts
-from ecommerce_assets.partitions import days_in, partition_window
+from ecommerce_assets.partitions import partition_window
 from ecommerce_assets.resources import Warehouse
 
 TRANSLATOR = EcommerceTranslator()
@@ -46,8 +46,8 @@ def table_stats(message: str, manifest: Mapping[str, Any]) -> dict[str, Any] | N
     }
     if "window" in stats:
         start, end = (date.fromisoformat(bound) for bound in stats["window"])
-        counted = stats["rows_by_day"]
-        metadata.update(partition_counts({day: counted.get(day.isoformat(), 0) for day in days_in((start, end))}))
+        counted = {date.fromisoformat(day): rows for day, rows in stats["rows_by_day"].items()}
+        metadata.update(partition_counts(counted, (start, end)))
     return metadata
 
 

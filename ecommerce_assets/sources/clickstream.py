@@ -3,11 +3,11 @@
 Sessions are drawn first (user, device, start, category of interest, page views). Page
 views, cart events and checkouts hang off them as offsets inside the session, so no gap
 inside a session reaches 30 minutes and every purchase line is a cart line that was added
-and not removed; a user's sessions are at least 30 minutes apart, so the collector's
-sessions are the ones a 30-minute sessionisation finds. Dirt is appended as extra rows. DuckDB's `to_json` renders the lines
-from an Arrow table; a day is built in chunks of half a million events, the next chunk
-generated while the last one is written, so memory stays flat at any scale. Never a
-Python loop per event.
+and not removed; a user's sessions are more than 30 minutes apart, so the collector's
+sessions are the ones a 30-minute sessionisation finds. Dirt is appended as extra rows.
+DuckDB's `to_json` renders the lines from an Arrow table; a day is built in chunks of half
+a million events, the next chunk generated while the last one is written, so memory stays
+flat at any scale. Never a Python loop per event.
 """
 
 from __future__ import annotations
@@ -331,12 +331,12 @@ def _clean_rows(rng: np.random.Generator, shop: ShopDay, pages: _Pages, n_events
 
 def _apart(rng: np.random.Generator, who: np.ndarray, start: np.ndarray, length: np.ndarray, users: _Users,
            rounds: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """Sessions moved so that each user's are apart by the 30 minutes of silence that end a
-    session (so a 30-minute sessionisation finds the collector's sessions, not several merged
-    into one): each starts no earlier than its user's previous one ended plus that gap. One
-    that no longer fits in its user's day goes, at its own start, to another of the chunk's
-    users chosen at random, for a few rounds; the few left (only when the users are too few
-    for the volume: about one per 40 sessions a day) keep their start."""
+    """Sessions moved so that each user's are further apart than the 30 minutes of silence
+    that end a session (so a 30-minute sessionisation finds the collector's sessions, not
+    several merged into one): each starts no earlier than its user's previous one ended plus
+    `SESSION_GAP_MS`. One that no longer fits in its user's day goes, at its own start, to
+    another of the chunk's users chosen at random, for a few rounds; the few left (only when
+    the users are too few for the volume: about one per 40 sessions a day) keep their start."""
     who, start = who.copy(), start.copy()
     for _ in range(rounds):
         order = np.lexsort((start, who))
