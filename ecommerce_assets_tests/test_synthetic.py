@@ -15,7 +15,7 @@ import pydantic
 import pytest
 
 from ecommerce_assets import contracts
-from ecommerce_assets.sources import landing
+from ecommerce_assets.sources import clickstream, landing
 from ecommerce_assets.sources.clickstream import DAY_MS, HOUR_MS, _clean_rows, _Pages, day_volume
 from ecommerce_assets.sources.synthetic import (
     CATEGORIES,
@@ -124,6 +124,24 @@ def test_a_day_does_not_depend_on_the_other_days_generated(tmp_path):
     generate_landing(tmp_path / "alone", SATURDAY, SATURDAY, SMALL)
     both, alone = tree(tmp_path / "range"), tree(tmp_path / "alone")
     assert alone and all(both[name] == data for name, data in alone.items())
+
+
+def test_a_failed_day_leaves_the_old_files_and_no_hidden_ones(tmp_path, monkeypatch):
+    generate_landing(tmp_path, SATURDAY, SATURDAY, SMALL)
+    before = tree(tmp_path)
+
+    def render_fails(*args, **kwargs):
+        raise OSError("disk full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(clickstream._Output, "write", render_fails)
+        with pytest.raises(OSError, match="disk full"):
+            generate_landing(tmp_path, SATURDAY, SATURDAY, replace(SMALL, files_per_day=5))
+    assert tree(tmp_path) == before
+
+    # Once it succeeds, the new layout replaces the old one: no hour file is left beside it.
+    generate_landing(tmp_path, SATURDAY, SATURDAY, replace(SMALL, files_per_day=5))
+    assert sorted(p.name for p in landing.event_files(tmp_path, SATURDAY)) == [f"part-{k:02d}.jsonl" for k in range(5)]
 
 
 def test_hour_files_shards_and_gzip_hold_the_same_lines(tmp_path):

@@ -132,13 +132,28 @@ def write_day(landing_dir: Path, day: date, shop: ShopDay, n_events: int, dirt: 
     """Write one day's event files (replacing the day's old ones) and return what was written.
 
     Files are written under hidden names and renamed at the end, so a sensor never sees a
-    half-written day. While DuckDB renders and writes a chunk, the next one is generated."""
+    half-written day, and a failure leaves the day's old files as they were. While DuckDB
+    renders and writes a chunk, the next one is generated."""
     folder = landing.event_day_dir(landing_dir, day)
     folder.mkdir(parents=True, exist_ok=True)
-    for old in landing.event_files(landing_dir, day):
-        old.unlink()
     names = file_names(files_per_day, gzip)
     out = _Output([folder / f".{name}.tmp" for name in names], gzip)
+    try:
+        written = _write_chunks(out, shop, n_events, dirt, seed, day, len(names))
+    except BaseException:
+        out.discard()
+        raise
+    stale = [old for old in landing.event_files(landing_dir, day) if old.name not in names]
+    for tmp, name in zip(out.paths, names):
+        os.replace(tmp, folder / name)
+    for old in stale:
+        old.unlink()
+    return DayEvents(names, *written)
+
+
+def _write_chunks(out: _Output, shop: ShopDay, n_events: int, dirt: DirtRates, seed: int, day: date,
+                  n_files: int) -> tuple[int, int, dict[str, int], dict[str, np.ndarray]]:
+    """Generate the day chunk by chunk into `out`: (lines, clean events, injected dirt, purchases)."""
     pages = _Pages(shop)
     n_chunks = -(-n_events // CHUNK_EVENTS)
     totals = dict.fromkeys(DIRT_KINDS, 0)
@@ -157,19 +172,17 @@ def write_day(landing_dir: Path, day: date, shop: ShopDay, n_events: int, dirt: 
             rows, injected = _with_dirt(rng, rows, dirt)
             lines += size_of(rows)
             totals = {kind: totals[kind] + injected[kind] for kind in DIRT_KINDS}
-            file_of = _deliver(rows, len(names))
+            file_of = _deliver(rows, n_files)
             table = _arrow(rows, session_ids, pages.names, day)
             if pending:
                 pending.result()  # keeps chunks in order and at most two in memory
-            pending = writer.submit(out.write, table, np.bincount(file_of, minlength=len(names)))
+            pending = writer.submit(out.write, table, np.bincount(file_of, minlength=n_files))
         if pending:
             pending.result()
     out.close()
-    for tmp, name in zip(out.paths, names):
-        os.replace(tmp, folder / name)
     bought = {key: np.concatenate([p[key] for p in purchases]) if purchases else np.empty(0, np.int64)
               for key in ("cart_id", "user_id", "time_ms", "product_id", "quantity")}
-    return DayEvents(names, lines, clean, totals, bought)
+    return lines, clean, totals, bought
 
 
 def size_of(rows: dict[str, np.ndarray]) -> int:
@@ -589,6 +602,12 @@ class _Output:
         for k in range(len(self.paths)) if self.gzip else ():
             self._append(k, self.gzip[k].flush())
         self.con.close()
+
+    def discard(self) -> None:
+        """Give up: the hidden files go, so a failed day leaves nothing behind."""
+        self.con.close()
+        for path in self.paths:
+            path.unlink(missing_ok=True)
 
     def _append(self, k: int, data: bytes) -> None:
         with open(self.paths[k], "ab") as handle:
