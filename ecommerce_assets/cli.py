@@ -9,7 +9,7 @@ from dataclasses import fields
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from ecommerce_assets.settings import Settings
+from ecommerce_assets.settings import Settings, parse_day
 
 
 def recent_days(days: int, today: date | None = None) -> tuple[date, date]:
@@ -17,7 +17,10 @@ def recent_days(days: int, today: date | None = None) -> tuple[date, date]:
     if days < 1:
         raise ValueError("--days must be at least 1")
     today = today or datetime.now(timezone.utc).date()
-    return today - timedelta(days=days), today - timedelta(days=1)
+    try:
+        return today - timedelta(days=days), today - timedelta(days=1)
+    except OverflowError:
+        raise ValueError(f"--days {days} reaches back before the year 1") from None
 
 
 def _count(minimum: int) -> Callable[[str], int]:
@@ -55,7 +58,7 @@ def _port(text: str) -> int:
 
 def _date(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        return parse_day(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"{text!r} is not a YYYY-MM-DD date") from error
 
@@ -63,9 +66,9 @@ def _date(text: str) -> date:
 def _date_range(args: argparse.Namespace) -> tuple[date, date]:
     if args.start or args.end:
         if not (args.start and args.end):
-            raise SystemExit("give both --start and --end, or --days")
+            raise ValueError("give both --start and --end, or --days")
         if args.end < args.start:
-            raise SystemExit(f"--end {args.end} is before --start {args.start}")
+            raise ValueError(f"--end {args.end} is before --start {args.start}")
         return args.start, args.end
     return recent_days(args.days)
 
@@ -120,7 +123,8 @@ def cmd_checks(args: argparse.Namespace) -> int:
     try:
         return main_checks(args.format)
     except Exception as error:  # noqa: BLE001 - 1 means a failing check; a report that failed is 2
-        print(f"ecommerce-assets checks: the report could not be made: {type(error).__name__}: {error}", file=sys.stderr)
+        cause = error if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
+        print(f"ecommerce-assets checks: the report could not be made: {cause}", file=sys.stderr)
         return 2
 
 

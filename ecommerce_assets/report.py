@@ -24,9 +24,11 @@ How the instance records checks (Dagster 1.13), and how the report reads it:
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import (  # not exported at the top level in 1.13
@@ -296,6 +298,11 @@ def main_checks(format: str = "text") -> int:
     """`ecommerce-assets checks`: the report of the project's instance (DAGSTER_HOME)."""
     from ecommerce_assets.definitions import defs
 
+    home = os.environ.get("DAGSTER_HOME")
+    if not home or not Path(home).is_dir():
+        # Dagster's own message runs to eight lines and suggests a home this project does not use.
+        raise ValueError(f"DAGSTER_HOME={home or ''!r} is not a directory: point it at the instance "
+                         "whose runs to report (make run and make dev use .dagster_home)")
     with dg.DagsterInstance.get() as instance:
         rows = build_report(instance, defs.resolve_asset_graph())
     print(render(rows, format))

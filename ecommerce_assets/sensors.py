@@ -203,7 +203,11 @@ def run_failure_payload(context: dg.RunFailureSensorContext) -> dict[str, Any]:
 @dg.run_failure_sensor(
     name="run_failure_alert",
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description=f"POSTs every failed run of this code location to {WEBHOOK_ENV} (unset: logs it).",
+    # Runs started from the command line (`make run`, `dagster asset materialize -m ...`)
+    # belong to no code location: watching only this one would never see them fail.
+    monitor_all_code_locations=True,
+    description=f"POSTs every failed run of this instance to {WEBHOOK_ENV} (unset: logs it), "
+    "whether the UI, a schedule, a sensor or the command line started it.",
 )
 def run_failure_alert(context: dg.RunFailureSensorContext) -> None:
     send_alert(run_failure_payload(context), context.log)

@@ -27,10 +27,7 @@ class Settings:
     def from_env(cls) -> Settings:
         raw_start = os.environ.get("ECOMMERCE_START_DATE") or DEFAULT_START_DATE
         try:
-            # Python also reads `20260101` and `2026-W01-1`; the setting is one spelling.
-            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw_start):
-                raise ValueError
-            start_date = date.fromisoformat(raw_start)
+            start_date = parse_day(raw_start)
         except ValueError:
             raise ValueError(f"ECOMMERCE_START_DATE={raw_start!r} is not a YYYY-MM-DD date") from None
         return cls(
@@ -39,6 +36,14 @@ class Settings:
             start_date=start_date,
             fakestore_base_url=os.environ.get("FAKESTORE_BASE_URL") or None,
         )
+
+
+def parse_day(text: str) -> date:
+    """A YYYY-MM-DD date. Python also reads `20260101` and `2026-W01-1`; a day given here
+    has one spelling."""
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        raise ValueError(f"{text!r} is not a YYYY-MM-DD date")
+    return date.fromisoformat(text)
 
 
 def _absolute(path: str) -> Path:

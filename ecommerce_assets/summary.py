@@ -23,10 +23,13 @@ HEADLINES = {
 
 
 def print_summary(duckdb_path: Path) -> int:
-    if not Path(duckdb_path).exists():
-        print(f"no warehouse at {duckdb_path}")
-        return 1
-    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+    if not Path(duckdb_path).is_file():
+        raise ValueError(f"no warehouse at {duckdb_path} (make run builds one)")
+    try:
+        con = duckdb.connect(str(duckdb_path), read_only=True)
+    except duckdb.Error as error:
+        raise ValueError(f"{duckdb_path} cannot be read as a DuckDB warehouse: {error}") from None
+    with con:
         _print_tables(con, duckdb_path)
         if _has(con, "marts", "fct_daily_sales"):
             _print_headlines(con)

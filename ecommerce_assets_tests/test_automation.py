@@ -292,6 +292,21 @@ def test_a_failed_run_is_posted_to_the_webhook(webhook):
     assert datetime.fromisoformat(alert["timestamp"]).tzinfo is not None
 
 
+def test_a_failed_run_started_from_the_command_line_is_alerted_by_the_code_locations_sensor(webhook):
+    """A run of `dagster asset materialize -m ...` has no code location; the sensor has one."""
+    with dg.instance_for_test() as instance:
+        repository = ALERT_DEFS.get_repository_def()
+        context = dg.build_sensor_context(instance=instance, repository_def=repository, repository_name=repository.name)
+        first = run_failure_alert.evaluate_tick(context)  # a first tick only sets its cursor
+        result = ALERT_DEFS.resolve_job_def("orders_job").execute_in_process(instance=instance, raise_on_error=False)
+        assert not result.success and result.dagster_run.remote_job_origin is None
+        run_failure_alert.evaluate_tick(
+            dg.build_sensor_context(instance=instance, repository_def=repository, repository_name=repository.name,
+                                    cursor=first.cursor))
+
+    assert [(alert["kind"], alert["run_id"]) for alert in webhook] == [("run_failure", result.run_id)]
+
+
 def test_a_failed_blocking_check_is_posted_once(webhook):
     with dg.instance_for_test() as instance:
         result = dg.materialize([stock, stock_not_negative, stock_recent], instance=instance, raise_on_error=False)

@@ -40,6 +40,27 @@ def test_bad_arguments_are_named_without_a_traceback(argv, named, capsys):
     assert exit.value.code == 2 and named in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("argv", "named"), [
+    (["generate", "--start", "20261101", "--end", "2026-11-02"], "argument --start: '20261101' is not a YYYY-MM-DD date"),
+    (["generate", "--start", "2026-11-05", "--end", "2026-11-02"], "--end 2026-11-02 is before --start 2026-11-05"),
+    (["generate", "--start", "2026-11-05"], "give both --start and --end, or --days"),
+    (["generate", "--days", "1000000000"], "--days 1000000000 reaches back before the year 1"),
+    (["partition-range", "--days", "1000000000"], "--days 1000000000 reaches back before the year 1"),
+    (["summary", "--duckdb-path", "{tmp}/missing.duckdb"], "no warehouse at {tmp}/missing.duckdb"),
+    (["summary", "--duckdb-path", "{tmp}/not_duckdb.duckdb"], "{tmp}/not_duckdb.duckdb cannot be read as a DuckDB warehouse"),
+])
+def test_bad_input_ends_with_one_line_naming_it_and_exit_2(argv, named, tmp_path, capsys):
+    (tmp_path / "not_duckdb.duckdb").write_text("not a database\n")
+    argv = [arg.format(tmp=tmp_path) for arg in argv]
+    try:
+        code = main(argv)
+    except SystemExit as exit:  # argparse's own refusals
+        code = exit.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert named.format(tmp=tmp_path) in err.strip().splitlines()[-1] and "Traceback" not in err
+
+
 @pytest.mark.parametrize("start", ["20260101", "2026-W01-1", "not-a-date"])
 def test_a_start_date_in_another_spelling_is_refused_naming_the_setting(start, monkeypatch, capsys):
     monkeypatch.setenv("ECOMMERCE_START_DATE", start)
@@ -47,10 +68,13 @@ def test_a_start_date_in_another_spelling_is_refused_naming_the_setting(start, m
     assert capsys.readouterr().err.strip() == f"ecommerce-assets: error: ECOMMERCE_START_DATE={start!r} is not a YYYY-MM-DD date"
 
 
-def test_checks_exits_2_when_the_report_cannot_be_made(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "missing"))
+@pytest.mark.parametrize("home", ["", "missing"])
+def test_checks_exits_2_when_the_report_cannot_be_made(home, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / home) if home else "")
     assert main(["checks"]) == 2
-    assert "the report could not be made" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ecommerce-assets checks: the report could not be made: DAGSTER_HOME=")
+    assert "is not a directory" in err and len(err.splitlines()) == 1
 
 
 def test_recent_days_end_yesterday():

@@ -152,6 +152,15 @@ def test_events_partition_from_the_landing_directory(tmp_path):
     assert (meta["dagster/row_count"].value, meta["dagster/partition_row_count"].value) == (3, 2)
 
 
+def test_a_landing_directory_without_an_events_folder_fails_naming_it(tmp_path):
+    result = dg.materialize([raw_events], resources=resources(tmp_path, tmp_path / "nope"),
+                            partition_key=DAY.isoformat(), raise_on_error=False)
+    assert not result.success
+    failure = result.get_step_failure_events()[0].step_failure_data.user_failure_data
+    assert f"no events folder at {tmp_path / 'nope' / 'events'}" in failure.description
+    assert "ECOMMERCE_LANDING_DIR" in failure.description
+
+
 def test_a_range_run_reports_each_days_rows():
     two_days = (DAY, NEXT_DAY + timedelta(days=1))
     assert partition_counts({DAY: 1, NEXT_DAY: 2}, two_days)["rows_by_day"].value == {"2026-11-20": 1, "2026-11-21": 2}

@@ -11,7 +11,7 @@ from ecommerce_assets.metadata import OWNER, column_schema, load_metadata, table
 from ecommerce_assets.partitions import DAILY_TAGS, daily_partitions, days_in, partition_window
 from ecommerce_assets.raw_tables import CART_COLUMNS, PRODUCT_COLUMNS, USER_COLUMNS, cart_row, product_row, user_row
 from ecommerce_assets.resources import FakeStore, Landing, Warehouse
-from ecommerce_assets.sources.landing import EVENT_FILE_SUFFIXES, event_files, unrecognised_files
+from ecommerce_assets.sources.landing import EVENT_FILE_SUFFIXES, event_files, events_root, unrecognised_files
 from ecommerce_assets.warehouse import table_stats
 
 GROUP = "raw"
@@ -120,6 +120,11 @@ def raw_carts(context: dg.AssetExecutionContext, fakestore: FakeStore, warehouse
 )
 def raw_events(context: dg.AssetExecutionContext, landing: Landing, warehouse: Warehouse) -> dg.MaterializeResult:
     window = partition_window(context)
+    if not events_root(landing.root).is_dir():
+        # A day without files is an empty day; no events folder at all is a wrong setting,
+        # which would otherwise load empty days without end.
+        raise dg.Failure(f"no events folder at {events_root(landing.root)}: is ECOMMERCE_LANDING_DIR "
+                         f"({landing.root}) the landing directory?")
     files_by_day = {day: event_files(landing.root, day) for day in days_in(window)}
     for day, files in files_by_day.items():
         if not files:
