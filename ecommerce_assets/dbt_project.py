@@ -27,9 +27,10 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 SNAPSHOTS_LAYER = "snapshots"  # the schema, and so the group, of the dbt snapshots
 LAYERS = ("staging", "intermediate", "marts", SNAPSHOTS_LAYER)
 
-# The dbt installed beside this interpreter (the project's venv), even when it is not on PATH.
-_BESIDE_PYTHON = Path(sys.executable).with_name("dbt")
-DBT_EXECUTABLE = str(_BESIDE_PYTHON) if _BESIDE_PYTHON.exists() else (shutil.which("dbt") or "dbt")
+# dbt holding the warehouse's dbt lock while it runs (`dbt_process`), installed beside this
+# interpreter (the project's venv), even when it is not on PATH.
+_BESIDE_PYTHON = Path(sys.executable).with_name("ecommerce-assets-dbt")
+DBT_EXECUTABLE = str(_BESIDE_PYTHON) if _BESIDE_PYTHON.exists() else (shutil.which("ecommerce-assets-dbt") or "ecommerce-assets-dbt")
 
 # No dbt log file: dagster-dbt forwards every message of dbt's event stream to the step's
 # stdout, which Dagster keeps as the run's compute log (in the UI), so the file was a second

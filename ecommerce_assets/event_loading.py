@@ -17,6 +17,7 @@ A failure anywhere rolls every day of the load back to what it was.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -30,6 +31,7 @@ import duckdb
 from ecommerce_assets.contracts import EVENT_REQUIREMENTS, Event, day_window
 from ecommerce_assets.line_endings import ReaderFile, is_gzip, open_bytes, reader_files
 from ecommerce_assets.loading import DUPLICATE_RULE, LoadResult
+from ecommerce_assets.locking import holds
 from ecommerce_assets.validation import (
     Rejection,
     Rule,
@@ -409,7 +411,7 @@ def load_event_days(con: duckdb.DuckDBPyConnection, files_by_day: Mapping[date, 
     con.execute("CREATE OR REPLACE TEMP TABLE events_seen (h UBIGINT, d DATE)")
     con.execute("DROP TABLE IF EXISTS events_suspects")
     explained: list[Future] = []
-    with tempfile.TemporaryDirectory(prefix="ecommerce-events-", dir=scratch_parent(con)) as scratch, \
+    with scratch_folder(con) as scratch, \
             transaction(con), ThreadPoolExecutor(max_workers=1) as explainer:
         read_as = reader_files([path for _, path in files], Path(scratch))
         con.execute(f"DELETE FROM {qualified(EVENTS_TABLE)} WHERE {window_filter('event_date', window)}")
@@ -435,6 +437,25 @@ def load_event_days(con: duckdb.DuckDBPyConnection, files_by_day: Mapping[date, 
     for table in ("events_checked", "events_batch_files", "events_files", "events_skipped", "events_seen", "events_batch_hashes", "events_batch_seen", "events_duplicates", "events_suspects"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return _results_by_day(con, days, window, blank_lines)
+
+
+def scratch_folder(con: duckdb.DuckDBPyConnection) -> tempfile.TemporaryDirectory:
+    """The load's scratch folder, removed when the load ends.
+
+    Beside the warehouse it is named after the warehouse file, and the folders of loads that
+    were killed (a SIGKILL skips every clean-up) go first: only the holder of the write lock
+    loads, so no other load is using them.
+    """
+    parent = scratch_parent(con)
+    database = scalar(con, "SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
+    if parent is None or not database:
+        return tempfile.TemporaryDirectory(prefix="ecommerce-events-")
+    prefix = f"{Path(database).name}.events-"
+    if holds(database):
+        for left in parent.iterdir():
+            if left.name.startswith(prefix) and left.is_dir():
+                shutil.rmtree(left, ignore_errors=True)
+    return tempfile.TemporaryDirectory(prefix=prefix, dir=parent)
 
 
 def scratch_parent(con: duckdb.DuckDBPyConnection) -> Path | None:

@@ -6,6 +6,11 @@ serialises the runs Dagster launches, but not a CLI materialisation, a test or a
 every writer (an asset's connection, a whole `dbt build`) holds an exclusive lock on
 `<file>.lock`; a second writer waits its turn instead of failing on DuckDB's lock. The lock
 is reentrant within a process, so a step that holds it may open connections inside it.
+
+A lock dies with its process, and dbt's does not die with the step that started it: a run
+killed with SIGKILL (the OOM killer, `kill -9`) frees `<file>.lock` while its `dbt build`
+goes on writing. So the dbt process holds `<file>.dbt.lock` itself for as long as it runs
+(`dbt_process`), and a writer that takes the lock also waits for that one to be free.
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ def lock_path(database: str | Path) -> Path:
     return Path(f"{Path(database).absolute()}.lock")
 
 
+def dbt_lock_path(database: str | Path) -> Path:
+    return Path(f"{Path(database).absolute()}.dbt.lock")
+
+
 @contextmanager
 def exclusive(database: str | Path, timeout: float = DEFAULT_TIMEOUT_SECONDS, on_wait=None) -> Iterator[None]:
     """Hold the warehouse's write lock; wait (polling) while another process holds it."""
@@ -45,7 +54,7 @@ def exclusive(database: str | Path, timeout: float = DEFAULT_TIMEOUT_SECONDS, on
         else:
             reentered = False
     if not reentered:
-        fd = _acquire(path, timeout, on_wait)
+        fd = _acquire(database, timeout, on_wait)
         with _guard:
             _held[path] = (fd, 1)
     try:
@@ -61,10 +70,46 @@ def exclusive(database: str | Path, timeout: float = DEFAULT_TIMEOUT_SECONDS, on
                 os.close(fd)
 
 
-def _acquire(path: str, timeout: float, on_wait) -> int:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+def holds(database: str | Path) -> bool:
+    """Whether this process holds the warehouse's write lock."""
+    with _guard:
+        return str(lock_path(database)) in _held
+
+
+@contextmanager
+def held_by_dbt(database: str | Path) -> Iterator[None]:
+    """Held by a dbt process for its whole life; free as soon as it exits, however it ends.
+
+    Its parent step already holds the write lock, and waited for this one to be free, so
+    it is taken at once unless a killed run's dbt still writes."""
+    fd = _open(dbt_lock_path(database))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _acquire(database: str | Path, timeout: float, on_wait) -> int:
+    """The write lock, once no dbt process of a killed run is writing any more."""
     deadline = time.monotonic() + timeout
+    fd = _take(lock_path(database), deadline, timeout, on_wait, "another run is writing")
+    try:
+        os.close(_take(dbt_lock_path(database), deadline, timeout, on_wait,
+                       "the dbt build of a run that was killed is still writing"))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _open(path: Path) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+
+
+def _take(path: Path, deadline: float, timeout: float, on_wait, why: str) -> int:
+    fd = _open(path)
     announced = False
     while True:
         try:
@@ -73,8 +118,8 @@ def _acquire(path: str, timeout: float, on_wait) -> int:
         except BlockingIOError:
             if time.monotonic() > deadline:
                 os.close(fd)
-                raise WarehouseBusy(f"{path}: another writer held the warehouse for over {timeout:g} s") from None
+                raise WarehouseBusy(f"{path}: another writer held the warehouse for over {timeout:g} s ({why})") from None
             if not announced:
-                (on_wait or log.warning)(f"waiting for the warehouse: another run is writing ({path})")
+                (on_wait or log.warning)(f"waiting for the warehouse: {why} ({path})")
                 announced = True
             time.sleep(0.2)

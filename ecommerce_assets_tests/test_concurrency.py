@@ -8,12 +8,13 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from ecommerce_assets.locking import WarehouseBusy, exclusive, lock_path
+from ecommerce_assets.locking import WarehouseBusy, dbt_lock_path, exclusive, lock_path
 from ecommerce_assets.resources import Warehouse
 
 from .pipeline import copy_shop
@@ -65,12 +66,13 @@ def test_a_writer_gives_up_with_a_clear_error_after_its_timeout(tmp_path):
     holder.wait(timeout=10)
 
 
-def wait_until_locked_by_another_process(db: Path, holder: subprocess.Popen, timeout: float = 120) -> None:
+def wait_until_locked_by_another_process(db: Path, holder: subprocess.Popen, timeout: float = 120,
+                                         lock: Callable[[Path], Path] = lock_path) -> None:
     """Return once another process holds the warehouse's write lock (polled, never held long:
     a writer that meets the probe's brief hold just waits its 0.2 s turn)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and holder.poll() is None:
-        fd = os.open(lock_path(db), os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(lock(db), os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -101,6 +103,45 @@ def test_two_runs_writing_at_once_both_succeed_with_the_right_data(range_shop, t
     assert "waiting for the warehouse" in outputs[1][1]  # they did collide, and the second waited
     assert shop.query("SELECT event_date, count(*) FROM raw.events GROUP BY 1 ORDER BY 1") == before
     assert shop.query("SELECT count(*) FROM staging.stg_events WHERE event_date = DATE '2026-11-05'")[0][0] > 0
+
+
+def test_a_killed_runs_dbt_build_keeps_the_warehouse_until_it_ends(range_shop, tmp_path):
+    """SIGKILL ends the run's process, not its dbt subprocess, which goes on writing: the next
+    writer waits for it instead of failing on DuckDB's lock."""
+    shop = copy_shop(range_shop, tmp_path / "killed")
+    daily = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(RUN_SLICE), str(shop.root), "tag:partitioning=daily and not group:raw", "2026-11-05"],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    wait_until_locked_by_another_process(shop.db, daily, lock=dbt_lock_path)  # dbt is writing
+    daily.kill()
+    daily.wait(timeout=10)
+    raw = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(RUN_SLICE), str(shop.root), "key:raw/events", "2026-11-06"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert raw.returncode == 0 and raw.stdout.strip().endswith("ok"), raw.stderr[-3000:]
+    assert "the dbt build of a run that was killed is still writing" in raw.stderr
+
+
+def test_dbt_holds_its_lock_while_it_runs(tmp_path):
+    db = tmp_path / "ecommerce.duckdb"
+    fake_dbt = (
+        "import sys, time, dbt.cli.main\n"
+        "def cli():\n    print('dbt', sys.argv[1:], flush=True); time.sleep(2); return 0\n"
+        "dbt.cli.main.cli = cli\n"
+        "sys.argv = ['ecommerce-assets-dbt', 'build']\n"
+        "from ecommerce_assets.dbt_process import main\nmain()\n"
+    )
+    dbt = subprocess.Popen([sys.executable, "-c", fake_dbt], env={**os.environ, "ECOMMERCE_DUCKDB_PATH": str(db)},
+                           stdout=subprocess.PIPE, text=True)
+    assert dbt.stdout.readline().strip() == "dbt ['build']"
+    with pytest.raises(WarehouseBusy, match="the dbt build of a run that was killed is still writing"):
+        with exclusive(db, timeout=0.3):
+            pass
+    assert dbt.wait(timeout=10) == 0
+    with exclusive(db, timeout=0.3):
+        pass
 
 
 def test_a_failure_inside_a_warehouse_connection_closes_it_before_the_lock_is_released(tmp_path):

@@ -14,6 +14,7 @@ import pytest
 from ecommerce_assets import event_loading, line_endings
 from ecommerce_assets.contracts import Event, day_window
 from ecommerce_assets.event_loading import load_event_days, load_events, scratch_parent
+from ecommerce_assets.locking import exclusive
 from ecommerce_assets.validation import explain
 from ecommerce_assets.warehouse import RawTableShapeError, connect, shape_differences
 
@@ -263,6 +264,24 @@ def test_copies_go_beside_the_warehouse_file_or_to_the_system_temp_dir(con, tmp_
     assert scratch_parent(con) == tmp_path
     with duckdb.connect() as in_memory:
         assert scratch_parent(in_memory) is None
+
+
+def test_the_scratch_a_killed_load_left_goes_with_the_next_load_under_the_lock(con, tmp_path):
+    """A SIGKILL skips every clean-up: a load's newline copies, as large as its files, stayed."""
+    left = tmp_path / "ecommerce.duckdb.events-killed"
+    (left / "nested").mkdir(parents=True)
+    (left / "nested" / "00000.jsonl").write_text("a copy\n")
+    other_warehouses = tmp_path / "other.duckdb.events-live"
+    other_warehouses.mkdir()
+    path = write_lines(tmp_path / "landing" / "part-00.jsonl", [json.dumps(event("k1"))])
+
+    load_events(con, [path], WINDOW)  # a load without the write lock (a script's) leaves them
+    assert left.exists()
+    with exclusive(tmp_path / "ecommerce.duckdb"):
+        load_events(con, [path], WINDOW)
+
+    assert not left.exists() and other_warehouses.exists()
+    assert [p.name for p in tmp_path.iterdir() if ".events-" in p.name] == ["other.duckdb.events-live"]
 
 
 def test_each_file_is_read_as_itself_whatever_its_name(con, tmp_path):
