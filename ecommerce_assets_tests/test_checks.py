@@ -333,6 +333,10 @@ def test_duplicate_rate_warns_and_fails_per_day(range_shop, tmp_path):
     assert severity(found[7]) == ERROR and meta(found[7], "duplicate_rate") > 0.10
     assert meta(found[7], "duplicates") == before + inject[7]
     assert meta(found[7], "fail_above") == 0.10
+    # Every delivered line counts: loaded, refused by the contract or a repeat.
+    other_rejects = _loaded(shop, f"SELECT count(*) FROM raw.events_rejected WHERE partition_date = '{day(7)}' AND rule <> 'duplicate'")
+    assert other_rejects > 0
+    assert meta(found[7], "received_lines") == counts[7] + other_rejects + before + inject[7]
 
 
 def test_volume_warns_and_fails_against_the_trailing_week_and_blocks_downstream(range_shop, tmp_path):

@@ -8,9 +8,10 @@ from datetime import date
 import pytest
 
 from ecommerce_assets.contracts import Cart, Product, User, day_window, without_secrets
-from ecommerce_assets.loading import split_records
-from ecommerce_assets.raw_tables import cart_row, product_row, user_row
+from ecommerce_assets.loading import load_records, split_records
+from ecommerce_assets.raw_tables import PRODUCT_COLUMNS, cart_row, product_row, user_row
 from ecommerce_assets.sources.fakestore import REPEATED_KEYS, decode_json
+from ecommerce_assets.warehouse import connect
 
 from .conftest import FAKESTORE_PRODUCTS, FAKESTORE_USERS
 
@@ -53,7 +54,7 @@ def test_a_cart_date_is_an_iso_timestamp_inside_its_window(date_value, rule):
     assert rows == [] and [(r["field"], r["rule"]) for r in rejects] == [("date", rule)]
 
 
-def test_an_id_delivered_twice_in_one_response_is_kept_once_and_the_repeat_quarantined():
+def test_an_id_delivered_twice_in_one_response_is_kept_once_and_the_repeat_quarantined(tmp_path):
     records = [{**PRODUCT, "id": 5, "title": "first"}, {**PRODUCT, "id": 6}, {**PRODUCT, "id": 5, "title": "again"}]
 
     rows, rejects = split_records(Product, records, "products.json", product_row)
@@ -61,6 +62,10 @@ def test_an_id_delivered_twice_in_one_response_is_kept_once_and_the_repeat_quara
     assert [(row["id"], row["title"]) for row in rows] == [(5, "first"), (6, PRODUCT["title"])]
     assert [(r["record_key"], r["field"], r["rule"]) for r in rejects] == [("5", "id", "duplicate")]
     assert '"again"' in rejects[0]["payload"] and "kept once" in rejects[0]["reason"]
+    # Counted as a duplicate, as for events, not as a refusal of the contract.
+    with connect(tmp_path / "ecommerce.duckdb") as con:
+        result = load_records(con, "products", PRODUCT_COLUMNS, rows, rejects, None)
+    assert (result.loaded, result.rejected, result.duplicates) == (2, 0, 1)
 
 
 @pytest.mark.parametrize(("number", "rule"), [(-(2**63) - 1, "greater_than_equal"), (2**63, "less_than_equal")])

@@ -274,9 +274,10 @@ def scripted_server(answer: Callable[[int, str], tuple[int, dict[str, str], byte
         thread.join()
 
 
-def test_a_retry_after_of_zero_or_in_the_past_keeps_the_backoff() -> None:
+def test_a_retry_after_of_zero_in_the_past_or_below_the_backoff_keeps_the_backoff() -> None:
+    """Retry-After is the least a server asks for, never a reason to come back sooner."""
     past = "Wed, 21 Oct 2015 07:28:00 GMT"
-    headers = {1: {"Retry-After": "0"}, 2: {"Retry-After": past}, 3: {"Retry-After": "-5"}}
+    headers = {1: {"Retry-After": "0"}, 2: {"Retry-After": past}, 3: {"Retry-After": "-5"}, 4: {"Retry-After": "1"}}
 
     def answer(n: int, path: str):
         return (429, headers[n], b"{}") if n in headers else (200, {}, b"[]")
@@ -284,8 +285,53 @@ def test_a_retry_after_of_zero_or_in_the_past_keeps_the_backoff() -> None:
     with scripted_server(answer) as url:
         client, sleeps = client_for(url, backoff_base=1.0)
         assert client.products().records == []
-    assert len(sleeps) == 3
-    assert 0.5 <= sleeps[0] <= 1 and 1 <= sleeps[1] <= 2 and 2 <= sleeps[2] <= 4
+    assert len(sleeps) == 4
+    assert 0.5 <= sleeps[0] <= 1 and 1 <= sleeps[1] <= 2 and 2 <= sleeps[2] <= 4 and 4 <= sleeps[3] <= 8
+
+
+def test_each_request_carries_the_connect_and_the_read_timeout(fakestore_landing: Path) -> None:
+    timeouts = []
+
+    class RecordingSession(requests.Session):
+        def get(self, url, **options):
+            timeouts.append(options.get("timeout"))
+            return super().get(url, **options)
+
+    with running_server(LocalFakeStore(fakestore_landing)) as url:
+        FakeStoreClient(url, connect_timeout=1.5, read_timeout=9.0, session=RecordingSession()).products()
+    assert timeouts == [(1.5, 9.0)]
+
+
+def test_a_body_cut_off_mid_way_is_retried() -> None:
+    """The connection broke while the body came (requests' ChunkedEncodingError)."""
+    count = itertools.count(1)
+
+    class CutOff(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"[]" if next(count) > 1 else b'[{"id": 1, "ti'
+            self.send_response(200)
+            self.send_header("Content-Length", "2" if body == b"[]" else "400")
+            self.end_headers()
+            self.wfile.write(body)
+            self.close_connection = True
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), CutOff)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        client, sleeps = client_for(f"http://127.0.0.1:{server.server_address[1]}")
+        assert client.products().records == []
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(sleeps) == 1
+
+
+def test_at_least_one_attempt() -> None:
+    with pytest.raises(ValueError, match="max_attempts must be at least 1, got 0"):
+        FakeStoreClient("http://127.0.0.1:1", max_attempts=0)
 
 
 def test_a_redirect_loop_or_a_3xx_without_a_target_is_a_clear_error() -> None:

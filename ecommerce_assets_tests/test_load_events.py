@@ -344,6 +344,32 @@ def test_duplicates_across_batches_settle_as_in_one_batch(con, tmp_path, monkeyp
         ("part-01.jsonl", 1, "dup"), ("part-01.jsonl", 3, "dup"), ("part-02.jsonl", 1, "x"), ("part-02.jsonl", 3, "y")]
 
 
+def test_an_id_on_two_days_of_one_batch_still_catches_a_repeat_in_the_next_batch(con, tmp_path, monkeypatch):
+    """An id is repeated within its day only; the seen ids of a day stay until its last batch."""
+    next_day = date(2026, 11, 21)
+    on_next_day = {"event_time": "2026-11-21T09:00:00Z"}
+    day1 = write_lines(tmp_path / "d1" / "part-00.jsonl", [json.dumps(event("same"))])
+    day2_first = write_lines(tmp_path / "d2" / "part-00.jsonl", [json.dumps(event("same", **on_next_day))])
+    day2_again = write_lines(tmp_path / "d2" / "part-01.jsonl", [json.dumps(event("same", **on_next_day, page="/again"))])
+    # The two first files in one batch, the repeat in the next.
+    monkeypatch.setattr(event_loading, "BATCH_BYTES", day1.stat().st_size + day2_first.stat().st_size)
+
+    results = load_event_days(con, {DAY: [day1], next_day: [day2_first, day2_again]})
+
+    assert [(r.loaded, r.duplicates) for r in results.values()] == [(1, 0), (1, 1)]
+    assert con.execute("SELECT event_date, page FROM raw.events ORDER BY 1").fetchall() == [(DAY, "/"), (next_day, "/")]
+
+
+def test_a_line_breaking_two_rules_is_named_by_the_first_and_its_reason_holds_both(con, tmp_path):
+    path = write_lines(tmp_path / "part-00.jsonl", [json.dumps(event("two", user_id="7", device="tv"))])
+
+    load_events(con, [path], WINDOW)
+
+    [(line, key, field, rule, reason)] = rejected(con)
+    assert (line, key, field, rule) == (1, "two", "user_id", "int_type")
+    assert reason.startswith("user_id: ") and "device: " in reason
+
+
 def test_malformed_and_undecodable_lines_in_a_gzip_file(con, tmp_path):
     path = tmp_path / "part-00.jsonl.gz"
     raw = b"\n".join([json.dumps(event("g1")).encode(), b"\xff\xfe not utf-8", b"", json.dumps(event("g2")).encode(), b"{broken"]) + b"\n"

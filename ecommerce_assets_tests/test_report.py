@@ -33,6 +33,11 @@ def orders_recent() -> dg.AssetCheckResult:
 def customers() -> None: ...
 
 
+@dg.asset_check(asset=customers, description="a failure that does not block")
+def customers_named() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=False)
+
+
 @dg.asset_check(asset=customers, blocking=True)
 def customers_unique() -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=True)
@@ -63,11 +68,13 @@ def events(context: dg.AssetExecutionContext):
     yield dg.MaterializeResult()
     dupes = int(context.run.tags.get("dupes", 0))
     yield dg.AssetCheckResult(check_name="events_unique", passed=not dupes, metadata={"duplicates": dupes})
-    yield dg.AssetCheckResult(check_name="events_volume", passed=not context.run.tags.get("low"))
+    low, thin = context.run.tags.get("low"), context.run.tags.get("thin")
+    yield dg.AssetCheckResult(check_name="events_volume", passed=not (low or thin),
+                              severity=dg.AssetCheckSeverity.WARN if thin else dg.AssetCheckSeverity.ERROR)
 
 
 ASSETS = [orders, customers, payments, events]
-CHECKS = [orders_not_empty, orders_have_ids, orders_recent, customers_unique, payments_balanced]
+CHECKS = [orders_not_empty, orders_have_ids, orders_recent, customers_named, customers_unique, payments_balanced]
 defs = dg.Definitions(
     assets=ASSETS,
     asset_checks=CHECKS,
@@ -128,10 +135,11 @@ def test_failed_blocking_check_is_named_and_fails_the_exit_code(instance):
         render(rows, "html")
 
 
-def test_passing_checks_exit_zero(instance):
+def test_passing_checks_and_a_failure_that_does_not_block_exit_zero(instance):
     materialize(instance, customers)
     rows = [r for r in build_report(instance, GRAPH) if r.asset == "customers"]
-    assert [r.status for r in rows] == ["passed"]
+    assert [(r.check, r.status, r.severity, r.blocking) for r in rows] == [
+        ("customers_named", "failed", "ERROR", False), ("customers_unique", "passed", None, True)]
     assert exit_code(rows) == 0
 
 
@@ -179,6 +187,24 @@ def test_a_per_day_check_shows_its_recent_days_and_older_failures(instance):
     rows = [r for r in build_report(instance, GRAPH, recent=2) if r.check == "events_volume"]
     assert [(r.partition, r.status) for r in rows] == [
         ("2026-11-01", "failed"), ("2026-11-03", "passed"), ("2026-11-04", "passed")]
+
+
+def test_the_recent_seven_days_and_an_older_warning_are_shown(instance):
+    materialize(instance, events, partition_key="2026-11-01", tags={"thin": "1"})
+    for day in range(2, 10):
+        materialize(instance, events, partition_key=f"2026-11-{day:02d}")
+    rows = [r for r in build_report(instance, GRAPH) if r.check == "events_volume"]
+    assert [(r.partition, r.status) for r in rows] == [
+        ("2026-11-01", "warned"), *((f"2026-11-{day:02d}", "passed") for day in range(3, 10))]
+
+
+def test_a_blocking_failure_a_later_run_skipped_still_fails_the_exit_code(instance):
+    materialize(instance, orders)
+    job = dg.define_asset_job("orders_job", selection=[orders]).resolve(asset_graph=GRAPH)
+    instance.report_run_canceled(instance.create_run_for_job(job, status=dg.DagsterRunStatus.NOT_STARTED))
+    rows = [r for r in build_report(instance, GRAPH) if r.check == "orders_not_empty"]
+    assert [(r.status, r.last_result) for r in rows] == [("skipped", "failed")]
+    assert exit_code(rows) == 1
 
 
 def test_a_day_that_failed_stays_failing_until_a_run_covering_it_passes(instance):
