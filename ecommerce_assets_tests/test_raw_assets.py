@@ -136,6 +136,7 @@ def test_events_partition_from_the_landing_directory(tmp_path):
 
     meta = metadata_of(result, ["raw", "events"])
     assert (meta["dagster/row_count"].value, meta["rejected"].value, meta["duplicates"].value) == (1, 1, 1)
+    assert meta["reject_rate"].value == 0.5  # as the check measures it: a duplicate is no refusal
     assert query(tmp_path, "SELECT event_id, event_date FROM raw.events") == [("e1", DAY)]
     warnings = [e.user_message for e in instance.all_logs(result.run_id)
                 if e.level == logging.WARNING and "not read" in e.user_message]
