@@ -13,15 +13,14 @@ import sys
 from contextlib import nullcontext
 
 from ecommerce_assets.locking import held_by_dbt
-
-# The warehouse a build writes, as the step resolved it (`assets/dbt_models.py`).
-DATABASE_ENV = "ECOMMERCE_DUCKDB_PATH"
+from ecommerce_assets.settings import DUCKDB_PATH_ENV
 
 
 def main() -> None:
     from dbt.cli.main import cli
 
-    database = os.environ.get(DATABASE_ENV)
+    # The warehouse a build writes, as the step resolved it (`assets/dbt_models.py`).
+    database = os.environ.get(DUCKDB_PATH_ENV)
     # By hand, without the step's absolute path, dbt runs as it would alone.
     with held_by_dbt(database) if database and os.path.isabs(database) else nullcontext():
         sys.argv[0] = "dbt"

@@ -29,8 +29,9 @@ LAYERS = ("staging", "intermediate", "marts", SNAPSHOTS_LAYER)
 
 # dbt holding the warehouse's dbt lock while it runs (`dbt_process`), installed beside this
 # interpreter (the project's venv), even when it is not on PATH.
-_BESIDE_PYTHON = Path(sys.executable).with_name("ecommerce-assets-dbt")
-DBT_EXECUTABLE = str(_BESIDE_PYTHON) if _BESIDE_PYTHON.exists() else (shutil.which("ecommerce-assets-dbt") or "ecommerce-assets-dbt")
+_DBT_COMMAND = "ecommerce-assets-dbt"
+_BESIDE_PYTHON = Path(sys.executable).with_name(_DBT_COMMAND)
+DBT_EXECUTABLE = str(_BESIDE_PYTHON) if _BESIDE_PYTHON.exists() else (shutil.which(_DBT_COMMAND) or _DBT_COMMAND)
 
 # No dbt log file: dagster-dbt forwards every message of dbt's event stream to the step's
 # stdout, which Dagster keeps as the run's compute log (in the UI), so the file was a second

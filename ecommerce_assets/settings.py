@@ -9,6 +9,8 @@ from datetime import date
 from pathlib import Path
 
 DEFAULT_DUCKDB_PATH = "data/ecommerce.duckdb"
+# The warehouse file; dbt reads it too (profiles.yml), from the path the Python steps resolved.
+DUCKDB_PATH_ENV = "ECOMMERCE_DUCKDB_PATH"
 # dbt-duckdb names the database after the file's stem and the manifest keeps that name:
 # a warehouse kept in another folder (a test's, a benchmark's) keeps this file name.
 DUCKDB_FILE = Path(DEFAULT_DUCKDB_PATH).name
@@ -31,7 +33,7 @@ class Settings:
         except ValueError:
             raise ValueError(f"ECOMMERCE_START_DATE={raw_start!r} is not a YYYY-MM-DD date") from None
         return cls(
-            duckdb_path=_absolute(os.environ.get("ECOMMERCE_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH),
+            duckdb_path=_absolute(os.environ.get(DUCKDB_PATH_ENV) or DEFAULT_DUCKDB_PATH),
             landing_dir=_absolute(os.environ.get("ECOMMERCE_LANDING_DIR") or DEFAULT_LANDING_DIR),
             start_date=start_date,
             fakestore_base_url=os.environ.get("FAKESTORE_BASE_URL") or None,

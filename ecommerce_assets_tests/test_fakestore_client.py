@@ -245,8 +245,9 @@ def test_local_store_without_a_generated_shop(tmp_path: Path) -> None:
 def scripted_server(answer: Callable[[int, str], tuple[int, dict[str, str], bytes]],
                     received: list[dict[str, str]] | None = None) -> Iterator[str]:
     """A server on 127.0.0.1 answering request N for `path` with `answer(N, path)`: what a
-    broken or hostile service might send, which the Fake Store server never does. The
-    headers of each request are appended to `received`."""
+    broken or hostile service might send, which the Fake Store server never does (a
+    Content-Length of its own announces a body longer than the one sent). The headers of each
+    request are appended to `received`."""
     count = itertools.count(1)
 
     class Handler(BaseHTTPRequestHandler):
@@ -255,7 +256,7 @@ def scripted_server(answer: Callable[[int, str], tuple[int, dict[str, str], byte
                 received.append(dict(self.headers))
             status, headers, body = answer(next(count), self.path)
             self.send_response(status)
-            for name, value in {**headers, "Content-Length": str(len(body))}.items():
+            for name, value in {"Content-Length": str(len(body)), **headers}.items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
@@ -304,28 +305,12 @@ def test_each_request_carries_the_connect_and_the_read_timeout(fakestore_landing
 
 def test_a_body_cut_off_mid_way_is_retried() -> None:
     """The connection broke while the body came (requests' ChunkedEncodingError)."""
-    count = itertools.count(1)
+    def answer(n: int, path: str):
+        return (200, {"Content-Length": "400"}, b'[{"id": 1, "ti') if n == 1 else (200, {}, b"[]")
 
-    class CutOff(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = b"[]" if next(count) > 1 else b'[{"id": 1, "ti'
-            self.send_response(200)
-            self.send_header("Content-Length", "2" if body == b"[]" else "400")
-            self.end_headers()
-            self.wfile.write(body)
-            self.close_connection = True
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), CutOff)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
-        client, sleeps = client_for(f"http://127.0.0.1:{server.server_address[1]}")
+    with scripted_server(answer) as url:
+        client, sleeps = client_for(url)
         assert client.products().records == []
-    finally:
-        server.shutdown()
-        server.server_close()
     assert len(sleeps) == 1
 
 

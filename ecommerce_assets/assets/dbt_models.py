@@ -14,8 +14,8 @@ order); error-severity tests are blocking asset checks.
 import json
 import os
 from collections.abc import Iterator, Mapping
-from datetime import date
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 import dagster as dg
@@ -25,6 +25,7 @@ from ecommerce_assets.dbt_project import DBT_BUILD_FLAGS, SNAPSHOTS_LAYER, Ecomm
 from ecommerce_assets.metadata import column_schema, markdown_preview, partition_counts
 from ecommerce_assets.partitions import partition_window
 from ecommerce_assets.resources import Warehouse
+from ecommerce_assets.settings import DUCKDB_PATH_ENV
 
 TRANSLATOR = EcommerceTranslator()
 TABLE_STATS = "ecommerce_table_stats "  # the prefix of log_table_stats' line
@@ -135,7 +136,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     builds_history = any(not spec.partitions_def and spec.group_name != SNAPSHOTS_LAYER for spec in specs)
     # The warehouse as the Python steps resolved it: dbt runs in dbt_project/, where a
     # relative path would name another file.
-    env = {"ECOMMERCE_DUCKDB_PATH": warehouse.database}
+    env = {DUCKDB_PATH_ENV: warehouse.database}
     if builds_days:
         env |= window_env(*partition_window(context))
     yield from build(context, dbt, warehouse, tests_for(builds_history), env)

@@ -120,10 +120,10 @@ def raw_carts(context: dg.AssetExecutionContext, fakestore: FakeStore, warehouse
 )
 def raw_events(context: dg.AssetExecutionContext, landing: Landing, warehouse: Warehouse) -> dg.MaterializeResult:
     window = partition_window(context)
-    if not events_root(landing.root).is_dir():
+    if not (root := events_root(landing.root)).is_dir():
         # A day without files is an empty day; no events folder at all is a wrong setting,
         # which would otherwise load empty days without end.
-        raise dg.Failure(f"no events folder at {events_root(landing.root)}: is ECOMMERCE_LANDING_DIR "
+        raise dg.Failure(f"no events folder at {root}: is ECOMMERCE_LANDING_DIR "
                          f"({landing.root}) the landing directory?")
     files_by_day = {day: event_files(landing.root, day) for day in days_in(window)}
     for day, files in files_by_day.items():
