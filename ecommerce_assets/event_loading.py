@@ -1,17 +1,21 @@
-"""Clickstream files -> raw.events, at columnar speed and in bounded memory.
+"""Clickstream files -> raw.events, at compiled speed and in bounded memory.
 
 The days of a run (one, or a whole range) are loaded in one transaction:
 1. their old rows and rejects are deleted;
 2. files are read in batches of bounded size, across days (many small days make one
-   batch); DuckDB checks every line against the SQL compiled from the pydantic `Event`
-   contract, with its file's day as the window, and appends the valid ones, with their
-   file and line, straight into raw.events (compressed; large appends go to disk before
-   commit), while pydantic explains the few rejected lines (a file holding a carriage
-   return is read through a copy that ends its lines as NDJSON does: `line_endings`);
+   batch). A compiled reader (`line_scanner`, on every core) types the fields of the plain
+   lines, JSON objects in the collector's one shape, nearly all of them; DuckDB checks
+   those values against the SQL compiled from the pydantic `Event` contract, with the
+   line's file's day as the window, and appends the valid ones, with their file and line,
+   straight into raw.events (compressed; large appends go to disk before commit). Every
+   other line (malformed, a key beyond the contract, an escape, a value of another type)
+   meets the whole contract as JSON text in SQL. pydantic explains the few rejected lines
+   (a file holding a carriage return is read through a copy that ends its lines as NDJSON
+   does: `line_endings`);
 3. a later delivery of an event_id already seen that day (file name, then line order)
    is never appended: it goes to quarantine, so nothing is deleted from freshly written
-   data. Repeats inside a batch are settled with the batch; a row whose id an earlier
-   batch may have loaded waits, and all of those are settled together at the end.
+   data. A line whose id's hash repeats in its batch or was seen in an earlier one waits,
+   and all of those are settled on their real ids together at the end.
 A failure anywhere rolls every day of the load back to what it was.
 """
 
@@ -24,9 +28,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import date, timedelta
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 
 from ecommerce_assets.contracts import EVENT_REQUIREMENTS, Event, day_window
 from ecommerce_assets.line_endings import ReaderFile, is_gzip, open_bytes, reader_files
@@ -35,6 +43,7 @@ from ecommerce_assets.locking import holds
 from ecommerce_assets.validation import (
     Rejection,
     Rule,
+    all_rules_sql,
     duplicate_key_rule,
     explain,
     field_rules,
@@ -64,6 +73,10 @@ from ecommerce_assets.warehouse import (
     window_filter,
 )
 
+if TYPE_CHECKING:
+    from ecommerce_assets.event_reading import FilePart, OtherLine, PlainLines, ReadFile, SeenIds
+    from ecommerce_assets.line_scanner import Schema
+
 EVENTS_TABLE = "events"
 EVENT_SPECS = field_specs(Event)
 EVENT_COLUMNS = {
@@ -73,20 +86,18 @@ EVENT_COLUMNS = {
     "_source_line": "BIGINT",
     "_loaded_at": "TIMESTAMP",
 }
-# Text read per batch: bounds the staging table's memory whatever the day's volume
-# (DuckDB spills beyond its limit). Each batch probes every id loaded before it, so
-# fewer, larger batches cost less: 512 MB ran faster than 128 MB at 10M events, at
-# the same peak memory (measured).
-BATCH_BYTES = 512 * 1024 * 1024
+# Text read per batch: the batch's bytes and typed columns are held in memory at once
+# (twice: the next batch is read meanwhile). A file larger than a part is read in parts.
+BATCH_BYTES = 64 * 1024 * 1024
+PART_BYTES = 64 * 1024 * 1024
 GZIP_RATIO = 5
-BLANK = "blank"
 
 
 DayFile = tuple[date, Path]
 
 
 def event_rules() -> list[Rule]:
-    """Every rule of the Event contract, as SQL over the staged columns (`file_day` the line's day)."""
+    """Every rule of the Event contract, as SQL over a line's JSON text (`file_day` the line's day)."""
     by_name = {spec.name: spec for spec in EVENT_SPECS}
     rules = [Rule("<record>", "json_invalid", "parsed"), duplicate_key_rule("key_count", "found_keys", "line"),
              strict_json_rule("key_count", "found_keys", "line")]
@@ -96,170 +107,216 @@ def event_rules() -> list[Rule]:
     return rules
 
 
-def batches(files: Sequence[DayFile]) -> Iterator[list[DayFile]]:
-    """Consecutive groups of (day, file) whose text stays under `BATCH_BYTES` (a big file alone)."""
+@cache
+def reader_schema() -> Schema:
+    """The events' fields as the compiled reader types them.
+
+    The reader (numba) is imported only by a load that has files to read: a run without
+    event files does not pay for it.
+    """
+    from ecommerce_assets.event_reading import reader_schema as schema_of
+
+    return schema_of(EVENT_SPECS, "event_id")
+
+
+def _text_bytes(path: Path) -> int:
+    """About how much text the file holds."""
+    return path.stat().st_size * (GZIP_RATIO if is_gzip(path) else 1)
+
+
+def _expected_lines(files: Sequence[DayFile]) -> dict[date, int]:
+    """About how many lines each day's files hold (the collector's lines are some 250 bytes)."""
+    lines: Counter[date] = Counter()
+    for day, path in files:
+        lines[day] += _text_bytes(path) // 200 + 1
+    return dict(lines)
+
+
+def batches(files: Sequence[DayFile]) -> Iterator[list[FilePart]]:
+    """Consecutive groups of file parts whose text stays under `BATCH_BYTES`: small files
+    together, a large one in parts (a gzip file whole)."""
+    from ecommerce_assets.event_reading import FilePart
+
     batch, size = [], 0
     for day, path in files:
-        weight = path.stat().st_size * (GZIP_RATIO if is_gzip(path) else 1)
-        if batch and size + weight > BATCH_BYTES:
-            yield batch
-            batch, size = [], 0
-        batch.append((day, path))
-        size += weight
+        weight = _text_bytes(path)
+        if is_gzip(path) or weight <= PART_BYTES:
+            parts = [(FilePart(day, path), weight)]
+        else:
+            parts = [(FilePart(day, path, start, start + PART_BYTES), min(PART_BYTES, weight - start))
+                     for start in range(0, weight, PART_BYTES)]
+        for part, part_weight in parts:
+            if batch and size + part_weight > BATCH_BYTES:
+                yield batch
+                batch, size = [], 0
+            batch.append(part)
+            size += part_weight
     if batch:
         yield batch
 
 
-def _read_lines_sql(paths: str) -> str:
-    """The batch's lines, read from `paths` (the items of a SQL list of file names)."""
-    # One VARCHAR column per line: a control byte no valid JSON line contains is the
-    # delimiter. Undecodable lines go to DuckDB's rejects tables instead of failing.
-    return (
-        f"read_csv([{paths}], columns={{'line': 'VARCHAR'}}, delim='\\x1f', quote='', escape='', "
-        "header=false, auto_detect=false, strict_mode=false, ignore_errors=true, "
-        "store_rejects=true, rejects_table='events_unreadable', rejects_scan='events_unreadable_scan')"
-    )
+def plain_rules() -> list[Rule]:
+    """The Event contract's rules over the values `line_scanner` typed from a plain line.
 
-
-def stage_batch(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile], read_as: Mapping[Path, ReaderFile]) -> None:
-    """One pass over a batch into a temp table: typed values and each line's first broken rule.
-
-    Each file is read as `read_as` says: a link or a newline copy (`line_endings`).
-
-    Each field's JSON text and typed value are computed once, innermost, because DuckDB
-    does not share repeated expressions between the rules. JSON is parsed only when valid:
-    TRY() falls back to row-by-row evaluation for every vector holding a bad line, and even
-    without one costs more than json_valid() (measured). The guard picks the line, not the
-    parsed struct: a CASE over an 11-field struct copies it (the parse alone over 2M lines,
-    1.31 against 0.73 s). The fields' text comes from one `json_extract`, which tells a
-    null-valued key from a missing one, as the repeated-key rule needs; with `json_keys`
-    it costs about 0.4 s per million lines more than a `from_json` into a struct did.
+    A plain line is a JSON object of the contract's keys only, each once, each holding
+    JSON of its field's type or null: the record rules and the type rules hold by
+    construction, and every other rule is the same SQL as over JSON text.
     """
-    raws = ", ".join(f"{raw_sql(i)}::VARCHAR AS {raw_column(spec)}" for i, spec in enumerate(EVENT_SPECS))
-    values = ", ".join(f"{value_sql(spec)} AS {value_column(spec)}" for spec in EVENT_SPECS)
-    typed = ", ".join(f'{value_column(spec)} AS "{spec.name}"' for spec in EVENT_SPECS)
-    con.execute("DROP TABLE IF EXISTS events_unreadable")
-    con.execute("DROP TABLE IF EXISTS events_unreadable_scan")
-    paths = ", ".join(sql_literal(str(read_as[p].path)) for _, p in files)
-    days = ", ".join(f"{sql_literal(day)}::DATE" for day, _ in files)
+    by_name = {spec.name: spec for spec in EVENT_SPECS}
+    rules = [rule for spec in EVENT_SPECS for rule in field_rules(spec, typed=True)]
+    rules += [requirement_rule(requirement, by_name, typed=True) for requirement in EVENT_REQUIREMENTS]
+    rules.append(window_rule(by_name["event_time"], "file_day"))
+    return rules
+
+
+def _register_batch_files(con: duckdb.DuckDBPyConnection, files: Sequence[ReadFile]) -> tuple[str, str]:
+    """The batch's files as a temp table, and SQL giving a row's day and file name from its `file_index`."""
     rows = ", ".join(
-        f"({index}::BIGINT, {sql_literal(str(p))}, {sql_literal(p.name)}, {sql_literal(str(read_as[p].path))}, {read_as[p].copied}, {sql_literal(day)}::DATE)"
-        for index, (day, p) in enumerate(files)
+        f"({file.index}::INTEGER, {sql_literal(str(file.source))}, {sql_literal(file.source.name)}, {sql_literal(file.day)}::DATE)"
+        for file in files
     )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE events_batch_files AS
-        SELECT * FROM (VALUES {rows}) AS f(file_index, source_file, file_name, read_file, copied, file_day)
+        SELECT * FROM (VALUES {rows}) AS f(file_index, source_file, file_name, file_day)
         """
     )
-    # The reader's file_index (the file's position in the list) per row, not its path;
-    # valid rows are hashed with their day, as duplicates are settled within a day.
-    # A blank line (nothing but JSON's whitespace; a CR is read as a tab) is no record:
-    # it is counted ('blank'), neither loaded nor refused.
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE events_checked AS
-        SELECT file_index, failed_rule,
-               CASE WHEN failed_rule <> '{BLANK}' THEN line END AS payload,
-               CASE WHEN failed_rule IS NULL THEN hash("val__event_id", file_day) END AS id_hash, {typed}
-        FROM (
-            SELECT *, CASE WHEN line IS NULL OR (NOT parsed AND regexp_full_match(line, '[ \t]*')) THEN '{BLANK}'
-                           ELSE {first_failure_sql(event_rules())} END AS failed_rule
+    days = ", ".join(f"{sql_literal(file.day)}::DATE" for file in files)
+    names = ", ".join(sql_literal(file.source.name) for file in files)
+    return f"[{days}][file_index + 1]", f"[{names}][file_index + 1]"
+
+
+def stage_other_lines(con: duckdb.DuckDBPyConnection, lines: Sequence[OtherLine], file_day: str) -> None:
+    """The lines the scanner left (anything but plain) checked against the whole contract as JSON text,
+    into `events_checked`: typed values and each line's first broken rule.
+
+    Each field's JSON text and typed value are computed once, innermost, because DuckDB
+    does not share repeated expressions between the rules. JSON is parsed only when valid:
+    TRY() falls back to row-by-row evaluation for every vector holding a bad line. The
+    fields' text comes from one `json_extract`, which tells a null-valued key from a
+    missing one, as the repeated-key rule needs.
+    """
+    readable = [line for line in lines if line.text is not None]
+    table = pa.table({
+        "file_index": pa.array([line.file_index for line in readable], pa.int32()),
+        "line_number": pa.array([line.line_number for line in readable], pa.int64()),
+        "line": pa.array([line.text for line in readable], pa.string()),
+    })
+    raws = ", ".join(f"{raw_sql(i)}::VARCHAR AS {raw_column(spec)}" for i, spec in enumerate(EVENT_SPECS))
+    values = ", ".join(f"{value_sql(spec)} AS {value_column(spec)}" for spec in EVENT_SPECS)
+    con.register("events_other_lines", table)
+    try:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE events_checked AS
+            SELECT file_index, line_number, {first_failure_sql(event_rules())} AS failed_rule, line AS payload, {_typed_columns()}
             FROM (
                 SELECT *, {values}
                 FROM (
-                    SELECT file_index, file_day, line, parsed, key_count, {found_keys_sql(EVENT_SPECS)} AS found_keys, {raws}
+                    SELECT file_index, line_number, file_day, line, parsed, key_count, {found_keys_sql(EVENT_SPECS)} AS found_keys, {raws}
                     FROM (
                         SELECT *, json_extract(CASE WHEN parsed THEN line END, {json_paths_sql(EVENT_SPECS)}) AS j,
                                CASE WHEN parsed THEN len(json_keys(line)) END AS key_count
                         FROM (
-                            SELECT file_index, [{days}][file_index::BIGINT + 1] AS file_day, line, json_valid(line) AND {strict_json_end_sql('line')} AS parsed
-                            FROM {_read_lines_sql(paths)}
+                            SELECT file_index, line_number, {file_day} AS file_day, line,
+                                   json_valid(line) AND {strict_json_end_sql('line')} AS parsed
+                            FROM events_other_lines
                         )
                     )
                 )
             )
+            """
         )
-        """
-    )
+    finally:
+        con.unregister("events_other_lines")
 
 
-def _number_lines(con: duckdb.DuckDBPyConnection) -> str:
-    """SQL for a staged row's line number in its file (`c` the staged row, `f` its file).
+def _typed_columns() -> str:
+    return ", ".join(f'{value_column(spec)} AS "{spec.name}"' for spec in EVENT_SPECS)
 
-    Staged rows keep file order (insertion order is preserved), so a row's ordinal in its
-    file is its rowid offset; lines the reader refused (bad encoding) are counted back in.
-    The same pass counts each file's blank lines.
+
+def _plain_sql(file_day: str) -> str:
+    return f"(SELECT *, {file_day} AS file_day FROM events_plain)"
+
+
+def _plain_leftovers(con: duckdb.DuckDBPyConnection, plain: PlainLines, suspect: np.ndarray, file_day: str) -> np.ndarray:
+    """The positions of the plain lines that break a rule or wait as suspects.
+
+    The rules run once, over the few columns they read; only the lines found are then
+    copied (from Arrow) and checked again, to name their broken rule.
     """
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE events_files AS
-        SELECT f.file_index, f.source_file, f.read_file, f.copied, f.file_day, f.file_name, min(c.rowid) AS first_rowid,
-               count(*) FILTER (c.failed_rule = '{BLANK}') AS blank_lines
-        FROM events_batch_files f JOIN events_checked c USING (file_index) GROUP BY ALL
-        """
-    )
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE events_skipped AS
-        SELECT s.file_path AS read_file,
-               e.line - row_number() OVER (PARTITION BY s.file_path ORDER BY e.line) AS readable_before
-        FROM (SELECT DISTINCT scan_id, file_id, line FROM events_unreadable) e
-        JOIN events_unreadable_scan s USING (scan_id, file_id)
-        """
-    )
-    ordinal = "(c.rowid - f.first_rowid + 1)"
-    if not scalar(con, "SELECT count(*) FROM events_skipped"):
-        return ordinal
-    skipped_before = f"(SELECT count(*) FROM events_skipped s WHERE s.read_file = f.read_file AND s.readable_before < {ordinal})"
-    return f"{ordinal} + {skipped_before}"
+    con.register("events_plain", plain.table.append_column("suspect", pa.array(suspect)))
+    try:
+        found = con.execute(
+            f"SELECT file_index, line_number FROM {_plain_sql(file_day)} WHERE suspect OR NOT coalesce({all_rules_sql(plain_rules())}, false)"
+        ).fetchnumpy()
+    finally:
+        con.unregister("events_plain")
+    return np.searchsorted(plain.position_keys, plain.position_key(found["file_index"], found["line_number"]))
 
 
-def _staged_rows(line_number: str) -> str:
-    """The batch's staged rows with their file, day and line (`c`, `f`, `line_number`)."""
-    return f"""
-        SELECT c.rowid AS staged_rowid, c.*, f.source_file, f.file_day, f.file_name, {line_number} AS line_number
-        FROM events_checked c JOIN events_files f USING (file_index)
-    """
+def _stage_plain_leftovers(con: duckdb.DuckDBPyConnection, plain: PlainLines, leftovers: np.ndarray, file_day: str) -> None:
+    """Add to `events_checked` the plain lines that break a rule or wait as suspects, with the first rule broken."""
+    con.register("events_plain", plain.table.take(leftovers))
+    try:
+        con.execute(
+            f"""
+            INSERT INTO events_checked
+            SELECT file_index, line_number, {first_failure_sql(plain_rules())} AS failed_rule, NULL AS payload, {_typed_columns()}
+            FROM {_plain_sql(file_day)}
+            """
+        )
+    finally:
+        con.unregister("events_plain")
 
 
-def _find_repeats(con: duckdb.DuckDBPyConnection, line_number: str) -> None:
-    """Split off the batch's rows whose event_id may have been delivered before.
+def _append_plain(con: duckdb.DuckDBPyConnection, plain: PlainLines, leftovers: np.ndarray, file_name: str) -> None:
+    """Append the other plain lines, which obey the contract and are no suspects, straight to raw.events."""
+    keep = np.ones(plain.table.num_rows, dtype=bool)
+    keep[leftovers] = False
+    values = ", ".join(value_column(spec) for spec in EVENT_SPECS)
+    event_time = value_column(next(spec for spec in EVENT_SPECS if spec.name == "event_time"))
+    con.register("events_plain", plain.table.append_column("keep", pa.array(keep)))
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        con.execute(
+            f"""
+            INSERT INTO {qualified(EVENTS_TABLE)}
+            SELECT {values}, CAST({event_time} AS DATE), {file_name}, line_number, now()::TIMESTAMP
+            FROM events_plain WHERE keep
+            """
+        )
+    finally:
+        con.execute("RESET preserve_insertion_order")
+        con.unregister("events_plain")
 
-    8-byte hashes of every (id, day) loaded so far (`events_seen`, the days still open)
-    keep this cheap:
-    - `events_duplicates`: later deliveries of an id repeated that day inside this batch;
-    - `events_suspects`: rows whose hash an earlier batch already loaded. They wait for
-      `_settle_suspects`, which compares real ids once for the whole load, so a hash
-      collision never drops an event and the loaded days are scanned once, not per batch.
-    """
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE events_batch_hashes AS
-        SELECT id_hash AS h, any_value(f.file_day) AS d, count(*) AS n
+
+def _keep_suspects(con: duckdb.DuckDBPyConnection) -> None:
+    """Valid checked lines (suspects, and every valid line the SQL path read) wait for `_settle_suspects`."""
+    suspects = """
+        SELECT c.* EXCLUDE (failed_rule, payload), f.source_file, f.file_name, f.file_day
         FROM events_checked c JOIN events_batch_files f USING (file_index)
-        WHERE id_hash IS NOT NULL GROUP BY 1
-        """
-    )
-    # The batch's hashes are the join's build side: the day's seen hashes are only scanned.
-    con.execute("CREATE OR REPLACE TEMP TABLE events_batch_seen AS SELECT h FROM events_seen SEMI JOIN events_batch_hashes USING (h)")
-    suspects = f"SELECT * FROM ({_staged_rows(line_number)}) WHERE id_hash IN (SELECT h FROM events_batch_seen)"
+        WHERE c.failed_rule IS NULL
+    """
     con.execute(f"CREATE TEMP TABLE IF NOT EXISTS events_suspects AS {suspects} WITH NO DATA")
     con.execute(f"INSERT INTO events_suspects {suspects}")
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE events_duplicates AS
-        WITH repeated_here AS (
-            SELECT h FROM events_batch_hashes WHERE n > 1 AND h NOT IN (SELECT h FROM events_batch_seen)
-        ),
-        ranked AS (
-            SELECT *, row_number() OVER (PARTITION BY event_id, file_day ORDER BY source_file, line_number) AS delivery
-            FROM ({_staged_rows(line_number)}) WHERE id_hash IN (SELECT h FROM repeated_here)
-        )
-        SELECT * FROM ranked WHERE delivery > 1
-        """
-    )
-    con.execute("INSERT INTO events_seen SELECT h, d FROM events_batch_hashes WHERE h NOT IN (SELECT h FROM events_batch_seen)")
+
+
+def _suspects(con: duckdb.DuckDBPyConnection, files: Sequence[ReadFile], plain: PlainLines, seen: SeenIds) -> np.ndarray:
+    """Which plain lines are suspects, from the ids seen so far; the batch's ids are then seen.
+
+    The ids of valid lines the SQL path read (all of them suspects) count as seen too, so
+    a plain line repeating one of them waits with it.
+    """
+    from ecommerce_assets.event_reading import hash_ids
+
+    other = con.execute("SELECT file_index, event_id FROM events_checked WHERE failed_rule IS NULL").fetchall()
+    other_days = [files[index].day for index, _ in other]
+    hashes = np.concatenate([plain.id_hash[plain.has_id], hash_ids([i for _, i in other], other_days)])
+    ordinals = np.concatenate([plain.day_ordinal[plain.has_id], np.array([d.toordinal() for d in other_days], dtype=np.int64)])
+    suspect = np.zeros(len(plain.id_hash), dtype=bool)
+    suspect[plain.has_id] = seen.suspects(hashes, ordinals)[: int(plain.has_id.sum())]
+    return suspect
 
 
 def _append_rows(con: duckdb.DuckDBPyConnection, rows: str) -> None:
@@ -271,18 +328,6 @@ def _append_rows(con: duckdb.DuckDBPyConnection, rows: str) -> None:
         SELECT {columns}, CAST(event_time AS DATE), file_name, line_number, now()::TIMESTAMP
         FROM ({rows})
         """
-    )
-
-
-def _append_valid(con: duckdb.DuckDBPyConnection, line_number: str) -> None:
-    _append_rows(
-        con,
-        f"""
-        SELECT * FROM ({_staged_rows(line_number)})
-        WHERE id_hash IS NOT NULL
-          AND staged_rowid NOT IN (SELECT staged_rowid FROM events_duplicates)
-          AND id_hash NOT IN (SELECT h FROM events_batch_seen)
-        """,
     )
 
 
@@ -321,35 +366,31 @@ def _quarantine_duplicates(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _refused_lines(con: duckdb.DuckDBPyConnection, line_number: str) -> tuple[list[tuple], list[dict]]:
+def _refused_lines(con: duckdb.DuckDBPyConnection, files: Sequence[ReadFile], unreadable: Sequence[OtherLine]) -> tuple[list[tuple], list[dict]]:
     """The batch's lines to explain (day, file, line, SQL verdict, text), and its unreadable lines as quarantined.
 
-    A line read from a newline copy is explained and kept as its file has it.
+    A plain line's text is cut from its file's bytes; a line read from a newline copy is
+    explained and kept as its file has it.
     """
     refused = con.execute(
-        f"""
-        SELECT f.file_day, f.source_file, {line_number}, c.failed_rule, c.payload, f.copied
-        FROM events_checked c JOIN events_files f USING (file_index)
-        WHERE c.payload IS NOT NULL
-        """
+        "SELECT file_index, line_number, failed_rule, payload FROM events_checked WHERE failed_rule IS NOT NULL ORDER BY file_index, line_number"
     ).fetchall()
-    unreadable = con.execute(
-        """
-        SELECT DISTINCT f.file_day, f.source_file, e.line, e.csv_line, e.error_message
-        FROM events_unreadable e JOIN events_unreadable_scan s USING (scan_id, file_id)
-        JOIN events_batch_files f ON f.read_file = s.file_path
-        ORDER BY 2, 3
-        """
-    ).fetchall()
-    originals = _original_lines({(source_file, line) for _, source_file, line, _, _ in unreadable} |
-                                {(source_file, line) for _, source_file, line, _, _, copied in refused if copied})
-    refused = [(day, source_file, line, rule, originals.get((source_file, line), payload))
-               for day, source_file, line, rule, payload, _ in refused]
-    return refused, [
-        _quarantine_row(day, source_file, line_number, originals.get((source_file, line_number), payload),
-                        Rejection(None, "<record>", "unreadable", f"<record>: {message}"))
-        for day, source_file, line_number, payload, message in unreadable
-    ]
+    wanted = {(str(files[index].source), line) for index, line, _, _ in refused if files[index].read_as.copied}
+    wanted |= {(str(files[line.file_index].source), line.line_number) for line in unreadable}
+    originals = _original_lines(wanted)
+    explain = []
+    for index, line, rule, payload in refused:
+        file = files[index]
+        text = payload if payload is not None else file.line_bytes(line).decode("utf-8")
+        explain.append((file.day, str(file.source), line, rule, originals.get((str(file.source), line), text)))
+    quarantined = []
+    for line in unreadable:
+        file = files[line.file_index]
+        payload = file.line_bytes(line.line_number).decode("utf-8", "backslashreplace")
+        quarantined.append(_quarantine_row(file.day, str(file.source), line.line_number,
+                                           originals.get((str(file.source), line.line_number), payload),
+                                           Rejection(None, "<record>", "unreadable", f"<record>: {line.error}")))
+    return explain, quarantined
 
 
 def _original_lines(wanted: set[tuple[str, int]]) -> dict[tuple[str, int], str]:
@@ -407,8 +448,7 @@ def load_event_days(con: duckdb.DuckDBPyConnection, files_by_day: Mapping[date, 
     files = [(day, path) for day in days for path in files_by_day[day]]
     ensure_tables(con, EVENTS_TABLE, EVENT_COLUMNS)
     rejections: list[dict] = []
-    blank_lines: Counter[date] = Counter()
-    con.execute("CREATE OR REPLACE TEMP TABLE events_seen (h UBIGINT, d DATE)")
+    blank: Counter[date] = Counter()
     con.execute("DROP TABLE IF EXISTS events_suspects")
     explained: list[Future] = []
     with scratch_folder(con) as scratch, \
@@ -416,27 +456,66 @@ def load_event_days(con: duckdb.DuckDBPyConnection, files_by_day: Mapping[date, 
         read_as = reader_files([path for _, path in files], Path(scratch))
         con.execute(f"DELETE FROM {qualified(EVENTS_TABLE)} WHERE {window_filter('event_date', window)}")
         con.execute(f"DELETE FROM {qualified(rejected_table(EVENTS_TABLE))} WHERE {window_filter('partition_date', window)}")
-        for batch in batches(files):
-            # Files come in day order: the days before this batch's first are complete.
-            con.execute(f"DELETE FROM events_seen WHERE d < {sql_literal(batch[0][0])}::DATE")
-            stage_batch(con, batch, read_as)
-            line_number = _number_lines(con)
-            blank_lines.update(_blank_lines(con))
-            _find_repeats(con, line_number)
-            _append_valid(con, line_number)
-            _quarantine_duplicates(con)
-            refused, unreadable = _refused_lines(con, line_number)
-            # pydantic holds the GIL and DuckDB does not: explanations overlap the next batch.
-            explained.append(explainer.submit(explain_refused, refused))
-            rejections += unreadable
         if files:
+            for read_blank, unreadable, explaining in _load_batches(con, files, read_as, explainer):
+                blank.update(read_blank)
+                rejections += unreadable
+                explained.append(explaining)
             _settle_suspects(con, window)
             _quarantine_duplicates(con)
         rejections += [rejection for future in explained for rejection in future.result()]
         insert_arrow(con, rejected_table(EVENTS_TABLE), rejects_table(rejections))
-    for table in ("events_checked", "events_batch_files", "events_files", "events_skipped", "events_seen", "events_batch_hashes", "events_batch_seen", "events_duplicates", "events_suspects"):
+    for table in ("events_checked", "events_batch_files", "events_duplicates", "events_suspects"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
-    return _results_by_day(con, days, window, blank_lines)
+    return _results_by_day(con, days, window, blank)
+
+
+def _load_batches(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile], read_as: Mapping[Path, ReaderFile],
+                  explainer: ThreadPoolExecutor) -> Iterator[tuple[dict[date, int], list[dict], Future]]:
+    """Load the files batch by batch: per batch, its blank lines by day, its unreadable lines as
+    quarantined, and the explanation of its refused lines under way."""
+    from ecommerce_assets.event_reading import SeenIds, blank_lines, other_lines, plain_lines
+
+    seen = SeenIds(_expected_lines(files))
+    lines_before: Counter[Path] = Counter()
+    for batch, read in _read_ahead(list(batches(files)), read_as):
+        # Files come in day order: the days before this batch's first are complete.
+        seen.forget_before(batch[0].day)
+        for file in read:
+            file.first_line = lines_before[file.source] + 1
+            lines_before[file.source] += file.line_count
+        file_day, file_name = _register_batch_files(con, read)
+        others = other_lines(read)
+        stage_other_lines(con, others, file_day)
+        plain = plain_lines(read, EVENT_SPECS, reader_schema())
+        suspect = _suspects(con, read, plain, seen)
+        if plain.table is not None:
+            leftovers = _plain_leftovers(con, plain, suspect, file_day)
+            _append_plain(con, plain, leftovers, file_name)
+            _stage_plain_leftovers(con, plain, leftovers, file_day)
+        _keep_suspects(con)
+        refused, unreadable = _refused_lines(con, read, [line for line in others if line.text is None])
+        # pydantic holds the GIL and DuckDB does not: explanations overlap the next batch.
+        yield blank_lines(read), unreadable, explainer.submit(explain_refused, refused)
+
+
+def _read_ahead(batch_list: list[list[FilePart]], read_as: Mapping[Path, ReaderFile]) -> Iterator[tuple[list[FilePart], list[ReadFile]]]:
+    """Each batch with its files read, the next one read meanwhile.
+
+    DuckDB's append of a batch keeps about one and a half cores busy; the next batch's
+    read fills the rest. Two readers take turns, so a batch's arrays stay valid while the
+    next is read into the other's memory.
+    """
+    from ecommerce_assets.event_reading import BatchReader
+
+    readers = (BatchReader(reader_schema()), BatchReader(reader_schema()))
+    with ThreadPoolExecutor(max_workers=1) as ahead:
+        pending = ahead.submit(readers[0].read, batch_list[0], read_as) if batch_list else None
+        for n, batch in enumerate(batch_list):
+            read = pending.result()
+            if n + 1 < len(batch_list):
+                pending = ahead.submit(readers[(n + 1) % 2].read, batch_list[n + 1], read_as)
+            yield batch, read
 
 
 def scratch_folder(con: duckdb.DuckDBPyConnection) -> tempfile.TemporaryDirectory:
@@ -465,11 +544,6 @@ def scratch_parent(con: duckdb.DuckDBPyConnection) -> Path | None:
     """
     spill = Path(scalar(con, "SELECT current_setting('temp_directory')"))
     return spill.parent if spill.is_absolute() and spill.parent.is_dir() else None
-
-
-def _blank_lines(con: duckdb.DuckDBPyConnection) -> dict[date, int]:
-    """The staged batch's blank lines, per day (counted by `_number_lines`)."""
-    return dict(con.execute("SELECT file_day, sum(blank_lines)::BIGINT FROM events_files GROUP BY 1").fetchall())
 
 
 def _results_by_day(con: duckdb.DuckDBPyConnection, days: Sequence[date], window: Window,

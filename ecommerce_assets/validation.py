@@ -213,18 +213,19 @@ def _constraint_sql(spec: FieldSpec, constraint: Any, value: str) -> tuple[str, 
     raise TypeError(f"{spec.name}: constraint {constraint!r} does not compile to SQL")
 
 
-def field_rules(spec: FieldSpec) -> list[Rule]:
-    """Type, presence, literal and constraint rules of one field, in pydantic's order."""
-    raw, value = raw_column(spec), value_column(spec)
+def field_rules(spec: FieldSpec, typed: bool = False) -> list[Rule]:
+    """Type, presence, literal and constraint rules of one field, in pydantic's order.
+
+    `typed`: the rules over values a reader has already typed from JSON of the field's own
+    type (`line_scanner`'s plain lines), where the value is NULL exactly when the JSON
+    text is missing or null: presence reads the value, and the type rule holds.
+    """
+    raw, value = (value_column(spec) if typed else raw_column(spec)), value_column(spec)
     rules = []
     if not spec.nullable:
         rules.append(Rule(spec.name, "missing", f"{raw} IS NOT NULL", raw, on_missing=True))
-    type_ok = json_kind_ok(spec)
-    if spec.base is datetime:
-        # The collector's usual shape is a cheap LIKE; anything else meets the full pattern.
-        iso = f"CASE WHEN {raw} LIKE {sql_literal(COMMON_TIMESTAMP_SHAPE)} THEN true ELSE regexp_full_match({raw}, {sql_literal(ISO_TIMESTAMP_JSON)}) END"
-        type_ok += f" AND {iso} AND {value} IS NOT NULL"
-    rules.append(Rule(spec.name, "type", type_ok, raw))
+    if not typed:
+        rules.append(Rule(spec.name, "type", _type_ok(spec), raw))
     if spec.literals:
         allowed = ", ".join(sql_literal(v) for v in spec.literals)
         rules.append(Rule(spec.name, "literal", f"{value} IN ({allowed})", raw))
@@ -234,13 +235,22 @@ def field_rules(spec: FieldSpec) -> list[Rule]:
     return rules
 
 
-def requirement_rule(requirement: RequiredWhen, specs: dict[str, FieldSpec]) -> Rule:
+def _type_ok(spec: FieldSpec) -> str:
+    raw, type_ok = raw_column(spec), json_kind_ok(spec)
+    if spec.base is datetime:
+        # The collector's usual shape is a cheap LIKE; anything else meets the full pattern.
+        iso = f"CASE WHEN {raw} LIKE {sql_literal(COMMON_TIMESTAMP_SHAPE)} THEN true ELSE regexp_full_match({raw}, {sql_literal(ISO_TIMESTAMP_JSON)}) END"
+        type_ok += f" AND {iso} AND {value_column(spec)} IS NOT NULL"
+    return type_ok
+
+
+def requirement_rule(requirement: RequiredWhen, specs: dict[str, FieldSpec], typed: bool = False) -> Rule:
     event_type, page = value_column(specs["event_type"]), value_column(specs["page"])
     types_sql = ", ".join(sql_literal(t) for t in sorted(requirement.event_types))
     applies = f"{event_type} IN ({types_sql})"
     if requirement.page_prefix:
         applies += f" OR starts_with({page}, {sql_literal(requirement.page_prefix)})"
-    raw = raw_column(specs[requirement.field])
+    raw = (value_column if typed else raw_column)(specs[requirement.field])
     return Rule(requirement.field, "required", f"CASE WHEN {raw} IS NOT NULL THEN true ELSE NOT ({applies}) END")
 
 

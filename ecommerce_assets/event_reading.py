@@ -1,0 +1,317 @@
+"""A batch of landing files read by `line_scanner`: plain lines as Arrow columns, the rest as text.
+
+Plain Python over numpy and Arrow; `event_loading` hands the results to DuckDB. Files are
+read and scanned in pieces on every core (the scanner runs without the GIL); each piece
+keeps its lines' positions, so a refused line's text is cut from the file's bytes only
+when it is needed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from ecommerce_assets.line_endings import ReaderFile, content_chunks, is_gzip
+from ecommerce_assets.line_scanner import (
+    BLANK,
+    DECIMAL,
+    INTEGER,
+    OTHER,
+    STRING,
+    TIMESTAMP,
+    ChunkBuffers,
+    ScannedChunk,
+    Schema,
+    chunk_bounds,
+    count_lines,
+    hash_text,
+    mark_repeats,
+    scan_chunk,
+    type_rows,
+)
+from ecommerce_assets.validation import FieldSpec, value_column
+
+# Pieces of a file scanned at once: small enough to share a big file between the cores.
+CHUNK_BYTES = 32 * 1024 * 1024
+READER_TYPES = {str: STRING, int: INTEGER, float: DECIMAL, datetime: TIMESTAMP}
+ARROW_TYPES = {STRING: pa.string(), INTEGER: pa.int64(), DECIMAL: pa.float64(), TIMESTAMP: pa.timestamp("us")}
+
+
+def reader_schema(specs: Sequence[FieldSpec], id_field: str) -> Schema:
+    names = tuple(spec.name for spec in specs)
+    return Schema(names, tuple(READER_TYPES[spec.base] for spec in specs), names.index(id_field))
+
+
+def id_seed(day: date) -> int:
+    """The hash seed of a day's ids: an id repeats within its day only."""
+    return day.toordinal()
+
+
+@dataclass(frozen=True)
+class FilePart:
+    """The lines of a landing file that start in bytes [start, end) (the whole file when `end` is None).
+
+    A large file is read in parts, so memory follows the batch size, not the file size;
+    a part reads on to the end of its last line, and starts after the line it cuts.
+    """
+
+    day: date
+    source: Path
+    start: int = 0
+    end: int | None = None
+
+
+@dataclass
+class ReadFile:
+    """One landing file (or part of one) of a batch, scanned: its bytes and what the scanner found.
+
+    `first_line` is the number of its first line in the file, set once the parts before
+    it are known.
+    """
+
+    index: int
+    day: date
+    source: Path
+    read_as: ReaderFile
+    data: np.ndarray
+    chunks: list[ScannedChunk]
+    first_line: int = 1
+
+    @property
+    def line_count(self) -> int:
+        return sum(len(chunk.kinds) for chunk in self.chunks)
+
+    def first_lines(self) -> list[int]:
+        """The number of each chunk's first line in the file."""
+        firsts, number = [], self.first_line
+        for chunk in self.chunks:
+            firsts.append(number)
+            number += len(chunk.kinds)
+        return firsts
+
+    def line_bytes(self, number: int) -> bytes:
+        """The bytes of line `number` (of the file), as read (a newline copy's, for a copied file)."""
+        for first, chunk in zip(self.first_lines(), self.chunks):
+            if first <= number < first + len(chunk.kinds):
+                k = number - first
+                return self.data[chunk.starts[k]:chunk.ends[k]].tobytes()
+        raise IndexError(f"{self.source}: no line {number} in this part")
+
+
+# Room for a part's last line beyond its end; a longer line is read into memory of its own.
+LINE_SLACK = 1024 * 1024
+
+
+class BatchReader:
+    """Reads batches of file parts one after the other, reusing its memory from batch to batch.
+
+    The arrays of a batch (its text, the scanner's columns) are valid until the next batch
+    is read. Memory stays at about twice the batch's text: the text itself, and the
+    scanner's columns (some 200 bytes per line).
+    """
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self._text = np.empty(0, np.uint8)
+        self._chunk_buffers: list[ChunkBuffers] = []
+
+    def read(self, parts: Sequence[FilePart], read_as: Mapping[Path, ReaderFile]) -> list[ReadFile]:
+        """Every part of the batch read and scanned (on every core), in the batch's order."""
+        sources = [read_as[part.source] for part in parts]
+        sizes = [0 if is_gzip(source.path) else _span(part, source) + LINE_SLACK for part, source in zip(parts, sources)]
+        if len(self._text) < sum(sizes):
+            self._text = np.empty(0, np.uint8)  # the old text goes before the new is allocated
+            self._text = np.empty(sum(sizes), np.uint8)
+        places = np.cumsum([0] + sizes)
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            datas = list(pool.map(self._read_part, parts, sources, places[:-1], places[1:]))
+            pieces = [(k, bounds) for k, data in enumerate(datas) for bounds in chunk_bounds(data, CHUNK_BYTES)]
+            buffers = self._buffers_for(datas, pieces)
+            scanned = list(pool.map(
+                lambda piece, out: scan_chunk(datas[piece[0]], *piece[1], self.schema, id_seed(parts[piece[0]].day), out),
+                pieces, buffers))
+        chunks: list[list[ScannedChunk]] = [[] for _ in parts]
+        for (k, _), chunk in zip(pieces, scanned):
+            chunks[k].append(chunk)
+        return [ReadFile(k, part.day, part.source, source, datas[k], chunks[k])
+                for k, (part, source) in enumerate(zip(parts, sources))]
+
+    def _read_part(self, part: FilePart, source: ReaderFile, slot_start: int, slot_end: int) -> np.ndarray:
+        if is_gzip(source.path):
+            return np.frombuffer(b"".join(content_chunks(source.path)), dtype=np.uint8)
+        slot = self._text[slot_start:slot_end]
+        begin = max(part.start - 1, 0)  # the byte before the part tells whether a line starts at its start
+        with open(source.path, "rb") as file:
+            file.seek(begin)
+            size = file.readinto(memoryview(slot[: _span(part, source) + (part.start - begin)]))
+            read = slot[:size]
+            if part.end is not None and size and read[-1] != 10:
+                read = _finish_last_line(file, slot, size)
+        if part.start == 0:
+            return read
+        newline = np.flatnonzero(read == 10)
+        return read[newline[0] + 1:] if len(newline) else read[:0]
+
+    def _buffers_for(self, datas: list[np.ndarray], pieces: list[tuple[int, tuple[int, int]]]) -> list[ChunkBuffers]:
+        """A buffer per piece: those kept, where large enough, or new ones with room to spare
+        (pieces differ by a line or so), replacing the kept ones not taken."""
+        needs = [(count_lines(datas[k], a, b), b - a) for k, (a, b) in pieces]
+        free, chosen = list(self._chunk_buffers), []
+        for lines, nbytes in needs:
+            fit = next((buffer for buffer in free if buffer.fits(lines, nbytes)), None)
+            if fit is None:
+                fit = ChunkBuffers(self.schema, lines + lines // 4 + 1, nbytes + nbytes // 4 + 1)
+            else:
+                free.remove(fit)
+            chosen.append(fit)
+        self._chunk_buffers = chosen
+        return chosen
+
+
+def _span(part: FilePart, source: ReaderFile) -> int:
+    """The bytes of the part before its last line's end."""
+    size = source.path.stat().st_size
+    return min(part.end, size) - part.start if part.end is not None else size
+
+
+def _finish_last_line(file, slot: np.ndarray, size: int) -> np.ndarray:
+    """Read on into `slot` (or, past its room, into new memory) to the end of the line the text ends in."""
+    while True:
+        more = file.read(64 * 1024)
+        if not more:
+            return slot[:size]
+        cut = more.find(b"\n")
+        more = more if cut < 0 else more[: cut + 1]
+        if size + len(more) > len(slot):
+            head = slot[:size].tobytes() + more
+            rest = file.readline() if cut < 0 else b""
+            return np.frombuffer(head + rest, dtype=np.uint8)
+        slot[size:size + len(more)] = np.frombuffer(more, dtype=np.uint8)
+        size += len(more)
+        if cut >= 0:
+            return slot[:size]
+
+
+@dataclass
+class PlainLines:
+    """The batch's plain lines: typed columns (`table`), and each line's id hash where it has an id."""
+
+    table: pa.Table
+    id_hash: np.ndarray
+    has_id: np.ndarray
+    day_ordinal: np.ndarray
+    position_keys: np.ndarray  # each row's `position_key`, ascending as the rows are
+
+    @staticmethod
+    def position_key(file_index: np.ndarray, line_number: np.ndarray) -> np.ndarray:
+        return (np.asarray(file_index, dtype=np.int64) << 40) | np.asarray(line_number, dtype=np.int64)
+
+
+def plain_lines(files: Sequence[ReadFile], specs: Sequence[FieldSpec], schema: Schema) -> PlainLines:
+    """Columns `file_index`, `line_number` and each field's value column (`value_column`)."""
+    rows = type_rows(schema.types)
+    batches, hashes, has_id, days, keys = [], [], [], [], []
+    for file in files:
+        for first, chunk in zip(file.first_lines(), file.chunks):
+            n = len(chunk.plain_lines)
+            columns = {"file_index": pa.array(np.full(n, file.index, dtype=np.int32)),
+                       "line_number": pa.array(chunk.plain_lines + first)}
+            for k, spec in enumerate(specs):
+                columns[value_column(spec).strip('"')] = _column(chunk, schema.types[k], rows[k], chunk.present[k])
+            batches.append(pa.RecordBatch.from_pydict(columns))
+            hashes.append(chunk.id_hash)
+            has_id.append(chunk.present[schema.id_field].astype(bool))
+            days.append(np.full(n, file.day.toordinal(), dtype=np.int64))
+            keys.append(PlainLines.position_key(np.full(n, file.index), chunk.plain_lines + first))
+    def joined(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
+        return np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype)
+
+    table = pa.Table.from_batches(batches) if batches else None
+    return PlainLines(table, joined(hashes, np.uint64), joined(has_id, bool), joined(days, np.int64), joined(keys, np.int64))
+
+
+def _column(chunk: ScannedChunk, kind: int, row: int, present: np.ndarray) -> pa.Array:
+    """One field's values as Arrow, without copying them (nulls where the field was missing or null)."""
+    n = len(present)
+    validity = pa.py_buffer(np.packbits(present, bitorder="little"))
+    if kind == STRING:
+        offsets = chunk.string_offsets[row]
+        data = chunk.string_data[row, : offsets[n]]
+        return pa.Array.from_buffers(pa.string(), n, [validity, pa.py_buffer(offsets), pa.py_buffer(data)])
+    values = chunk.decimals[row] if kind == DECIMAL else chunk.numbers[row]
+    return pa.Array.from_buffers(ARROW_TYPES[kind], n, [validity, pa.py_buffer(values)])
+
+
+@dataclass(frozen=True)
+class OtherLine:
+    file_index: int
+    line_number: int
+    text: str | None  # None: the line is not UTF-8
+    error: str | None = None
+
+
+def other_lines(files: Sequence[ReadFile]) -> list[OtherLine]:
+    """The lines the scanner left to the SQL path (as text), and those that are not UTF-8."""
+    found = []
+    for file in files:
+        for first, chunk in zip(file.first_lines(), file.chunks):
+            for k in np.flatnonzero(chunk.kinds == OTHER):
+                raw = file.data[chunk.starts[k]:chunk.ends[k]].tobytes()
+                try:
+                    found.append(OtherLine(file.index, int(k) + first, raw.decode("utf-8")))
+                except UnicodeDecodeError as error:
+                    found.append(OtherLine(file.index, int(k) + first, None,
+                                           f"not UTF-8 text: byte {raw[error.start]:#04x} at column {error.start + 1} ({error.reason})"))
+    return found
+
+
+def blank_lines(files: Sequence[ReadFile]) -> dict[date, int]:
+    counts: dict[date, int] = {}
+    for file in files:
+        counts[file.day] = counts.get(file.day, 0) + sum(int(np.count_nonzero(c.kinds == BLANK)) for c in file.chunks)
+    return counts
+
+
+class SeenIds:
+    """Each day's ids seen so far in a load, as 64-bit hashes, to tell which lines may repeat one.
+
+    A line is a suspect when its id's hash appears twice in its batch or may have been seen
+    in an earlier one (a Bloom filter per day, of 32 bits or more per id: about 0.1% false
+    positives): it waits, and suspects are settled on their real ids at the end of the load, so
+    neither a hash collision nor a false positive costs an event. Every other line's id is
+    the first of its day, and loads at once.
+    """
+
+    def __init__(self, expected_ids: dict[date, int]) -> None:
+        self._expected = expected_ids
+        self._bits: dict[date, np.ndarray] = {}
+
+    def forget_before(self, day: date) -> None:
+        for earlier in [d for d in self._bits if d < day]:
+            del self._bits[earlier]
+
+    def suspects(self, hashes: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """Which of the batch's `hashes` (of ids on `days`, ordinals) are suspects; the batch's are then seen."""
+        suspect = np.zeros(len(hashes), dtype=bool)
+        for ordinal in np.unique(days):
+            day = date.fromordinal(int(ordinal))
+            if day not in self._bits:
+                words = 1 << max((self._expected.get(day, 0) // 2).bit_length(), 10)  # 32 bits or more per id
+                self._bits[day] = np.zeros(words, dtype=np.uint64)
+            on_day = np.flatnonzero(days == ordinal)
+            marked = np.zeros(len(on_day), dtype=bool)
+            mark_repeats(np.ascontiguousarray(hashes[on_day]), self._bits[day], marked)
+            suspect[on_day] = marked
+        return suspect
+
+
+def hash_ids(ids: Sequence[str], days: Sequence[date]) -> np.ndarray:
+    """The scanner's hash of each id (of lines the SQL path read) under its day's seed."""
+    return np.array([hash_text(i, id_seed(d)) for i, d in zip(ids, days)], dtype=np.uint64)
