@@ -96,15 +96,22 @@ GZIP_RATIO = 5
 DayFile = tuple[date, Path]
 
 
-def event_rules() -> list[Rule]:
-    """Every rule of the Event contract, as SQL over a line's JSON text (`file_day` the line's day)."""
+@cache
+def event_rules(typed: bool = False) -> tuple[Rule, ...]:
+    """Every rule of the Event contract, as SQL over a line's JSON text (`file_day` the line's day).
+
+    `typed`: over the values `line_scanner` typed from a plain line instead, a JSON object
+    of the contract's keys only, each once, each holding JSON of its field's type or null:
+    the record rules and the type rules hold by construction, and every other rule is the
+    same SQL.
+    """
     by_name = {spec.name: spec for spec in EVENT_SPECS}
-    rules = [Rule("<record>", "json_invalid", "parsed"), duplicate_key_rule("key_count", "found_keys", "line"),
-             strict_json_rule("key_count", "found_keys", "line")]
-    rules += [rule for spec in EVENT_SPECS for rule in field_rules(spec)]
-    rules += [requirement_rule(requirement, by_name) for requirement in EVENT_REQUIREMENTS]
+    rules = [] if typed else [Rule("<record>", "json_invalid", "parsed"), duplicate_key_rule("key_count", "found_keys", "line"),
+                              strict_json_rule("key_count", "found_keys", "line")]
+    rules += [rule for spec in EVENT_SPECS for rule in field_rules(spec, typed)]
+    rules += [requirement_rule(requirement, by_name, typed) for requirement in EVENT_REQUIREMENTS]
     rules.append(window_rule(by_name["event_time"], "file_day"))
-    return rules
+    return tuple(rules)
 
 
 @cache
@@ -153,20 +160,6 @@ def batches(files: Sequence[DayFile]) -> Iterator[list[FilePart]]:
             size += part_weight
     if batch:
         yield batch
-
-
-def plain_rules() -> list[Rule]:
-    """The Event contract's rules over the values `line_scanner` typed from a plain line.
-
-    A plain line is a JSON object of the contract's keys only, each once, each holding
-    JSON of its field's type or null: the record rules and the type rules hold by
-    construction, and every other rule is the same SQL as over JSON text.
-    """
-    by_name = {spec.name: spec for spec in EVENT_SPECS}
-    rules = [rule for spec in EVENT_SPECS for rule in field_rules(spec, typed=True)]
-    rules += [requirement_rule(requirement, by_name, typed=True) for requirement in EVENT_REQUIREMENTS]
-    rules.append(window_rule(by_name["event_time"], "file_day"))
-    return rules
 
 
 def _register_batch_files(con: duckdb.DuckDBPyConnection, files: Sequence[ReadFile]) -> tuple[str, str]:
@@ -245,14 +238,14 @@ def _plain_leftovers(con: duckdb.DuckDBPyConnection, plain: PlainLines, suspect:
     The rules run once, over the few columns they read; only the lines found are then
     copied (from Arrow) and checked again, to name their broken rule.
     """
-    con.register("events_plain", plain.table.append_column("suspect", pa.array(suspect)))
+    table = plain.table.append_column("suspect", pa.array(suspect))
+    con.register("events_plain", table.append_column("position", pa.array(np.arange(table.num_rows))))
     try:
-        found = con.execute(
-            f"SELECT file_index, line_number FROM {_plain_sql(file_day)} WHERE suspect OR NOT coalesce({all_rules_sql(plain_rules())}, false)"
-        ).fetchnumpy()
+        return con.execute(
+            f"SELECT position FROM {_plain_sql(file_day)} WHERE suspect OR NOT coalesce({all_rules_sql(event_rules(typed=True))}, false)"
+        ).fetchnumpy()["position"]
     finally:
         con.unregister("events_plain")
-    return np.searchsorted(plain.position_keys, plain.position_key(found["file_index"], found["line_number"]))
 
 
 def _stage_plain_leftovers(con: duckdb.DuckDBPyConnection, plain: PlainLines, leftovers: np.ndarray, file_day: str) -> None:
@@ -262,7 +255,7 @@ def _stage_plain_leftovers(con: duckdb.DuckDBPyConnection, plain: PlainLines, le
         con.execute(
             f"""
             INSERT INTO events_checked
-            SELECT file_index, line_number, {first_failure_sql(plain_rules())} AS failed_rule, NULL AS payload, {_typed_columns()}
+            SELECT file_index, line_number, {first_failure_sql(event_rules(typed=True))} AS failed_rule, NULL AS payload, {_typed_columns()}
             FROM {_plain_sql(file_day)}
             """
         )
@@ -375,9 +368,8 @@ def _refused_lines(con: duckdb.DuckDBPyConnection, files: Sequence[ReadFile], un
     refused = con.execute(
         "SELECT file_index, line_number, failed_rule, payload FROM events_checked WHERE failed_rule IS NOT NULL ORDER BY file_index, line_number"
     ).fetchall()
-    wanted = {(str(files[index].source), line) for index, line, _, _ in refused if files[index].read_as.copied}
-    wanted |= {(str(files[line.file_index].source), line.line_number) for line in unreadable}
-    originals = _original_lines(wanted)
+    wanted = {(index, line) for index, line, _, _ in refused} | {(line.file_index, line.line_number) for line in unreadable}
+    originals = _original_lines({(str(files[index].source), line) for index, line in wanted if files[index].read_as.copied})
     explain = []
     for index, line, rule, payload in refused:
         file = files[index]
@@ -396,8 +388,8 @@ def _refused_lines(con: duckdb.DuckDBPyConnection, files: Sequence[ReadFile], un
 def _original_lines(wanted: set[tuple[str, int]]) -> dict[tuple[str, int], str]:
     """The text of each (file, line) as the file has it, undecodable bytes as \\xNN escapes.
 
-    For lines the reader could not decode (DuckDB's rejects table shows such bytes as '?')
-    or read from a newline copy: only files that have such lines, rarely any.
+    For refused lines read from a newline copy, whose text in memory is the copy's: only
+    files holding a carriage return, rarely any.
     """
     found: dict[tuple[str, int], str] = {}
     for source_file in sorted({source_file for source_file, _ in wanted}):

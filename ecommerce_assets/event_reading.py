@@ -34,7 +34,6 @@ from ecommerce_assets.line_scanner import (
     hash_text,
     mark_repeats,
     scan_chunk,
-    type_rows,
 )
 from ecommerce_assets.validation import FieldSpec, value_column
 
@@ -125,13 +124,14 @@ class BatchReader:
     def read(self, parts: Sequence[FilePart], read_as: Mapping[Path, ReaderFile]) -> list[ReadFile]:
         """Every part of the batch read and scanned (on every core), in the batch's order."""
         sources = [read_as[part.source] for part in parts]
-        sizes = [0 if is_gzip(source.path) else _span(part, source) + LINE_SLACK for part, source in zip(parts, sources)]
+        spans = [0 if is_gzip(source.path) else _span(part, source) for part, source in zip(parts, sources)]
+        sizes = [span + LINE_SLACK if span else 0 for span in spans]
         if len(self._text) < sum(sizes):
             self._text = np.empty(0, np.uint8)  # the old text goes before the new is allocated
             self._text = np.empty(sum(sizes), np.uint8)
         places = np.cumsum([0] + sizes)
         with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-            datas = list(pool.map(self._read_part, parts, sources, places[:-1], places[1:]))
+            datas = list(pool.map(self._read_part, parts, sources, spans, places[:-1], places[1:]))
             pieces = [(k, bounds) for k, data in enumerate(datas) for bounds in chunk_bounds(data, CHUNK_BYTES)]
             buffers = self._buffers_for(datas, pieces)
             scanned = list(pool.map(
@@ -143,14 +143,14 @@ class BatchReader:
         return [ReadFile(k, part.day, part.source, source, datas[k], chunks[k])
                 for k, (part, source) in enumerate(zip(parts, sources))]
 
-    def _read_part(self, part: FilePart, source: ReaderFile, slot_start: int, slot_end: int) -> np.ndarray:
+    def _read_part(self, part: FilePart, source: ReaderFile, span: int, slot_start: int, slot_end: int) -> np.ndarray:
         if is_gzip(source.path):
             return np.frombuffer(b"".join(content_chunks(source.path)), dtype=np.uint8)
         slot = self._text[slot_start:slot_end]
         begin = max(part.start - 1, 0)  # the byte before the part tells whether a line starts at its start
         with open(source.path, "rb") as file:
             file.seek(begin)
-            size = file.readinto(memoryview(slot[: _span(part, source) + (part.start - begin)]))
+            size = file.readinto(memoryview(slot[: span + (part.start - begin)]))
             read = slot[:size]
             if part.end is not None and size and read[-1] != 10:
                 read = _finish_last_line(file, slot, size)
@@ -207,34 +207,27 @@ class PlainLines:
     id_hash: np.ndarray
     has_id: np.ndarray
     day_ordinal: np.ndarray
-    position_keys: np.ndarray  # each row's `position_key`, ascending as the rows are
-
-    @staticmethod
-    def position_key(file_index: np.ndarray, line_number: np.ndarray) -> np.ndarray:
-        return (np.asarray(file_index, dtype=np.int64) << 40) | np.asarray(line_number, dtype=np.int64)
 
 
 def plain_lines(files: Sequence[ReadFile], specs: Sequence[FieldSpec], schema: Schema) -> PlainLines:
     """Columns `file_index`, `line_number` and each field's value column (`value_column`)."""
-    rows = type_rows(schema.types)
-    batches, hashes, has_id, days, keys = [], [], [], [], []
+    batches, hashes, has_id, days = [], [], [], []
     for file in files:
         for first, chunk in zip(file.first_lines(), file.chunks):
             n = len(chunk.plain_lines)
             columns = {"file_index": pa.array(np.full(n, file.index, dtype=np.int32)),
                        "line_number": pa.array(chunk.plain_lines + first)}
             for k, spec in enumerate(specs):
-                columns[value_column(spec).strip('"')] = _column(chunk, schema.types[k], rows[k], chunk.present[k])
+                columns[value_column(spec).strip('"')] = _column(chunk, schema.types[k], schema.rows[k], chunk.present[k])
             batches.append(pa.RecordBatch.from_pydict(columns))
             hashes.append(chunk.id_hash)
             has_id.append(chunk.present[schema.id_field].astype(bool))
             days.append(np.full(n, file.day.toordinal(), dtype=np.int64))
-            keys.append(PlainLines.position_key(np.full(n, file.index), chunk.plain_lines + first))
     def joined(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
         return np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype)
 
     table = pa.Table.from_batches(batches) if batches else None
-    return PlainLines(table, joined(hashes, np.uint64), joined(has_id, bool), joined(days, np.int64), joined(keys, np.int64))
+    return PlainLines(table, joined(hashes, np.uint64), joined(has_id, bool), joined(days, np.int64))
 
 
 def _column(chunk: ScannedChunk, kind: int, row: int, present: np.ndarray) -> pa.Array:

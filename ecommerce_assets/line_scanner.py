@@ -23,6 +23,7 @@ This module knows nothing of DuckDB or Dagster: bytes in, numpy arrays out.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numba import njit
@@ -46,13 +47,27 @@ class Schema:
     types: tuple[int, ...]
     id_field: int
 
-    @property
+    @cached_property
     def name_bytes(self) -> np.ndarray:
         return np.frombuffer("".join(self.names).encode(), dtype=np.uint8)
 
-    @property
+    @cached_property
     def name_offsets(self) -> np.ndarray:
         return np.cumsum([0] + [len(n.encode()) for n in self.names]).astype(np.int64)
+
+    @cached_property
+    def type_codes(self) -> np.ndarray:
+        return np.array(self.types, dtype=np.int64)
+
+    @cached_property
+    def rows(self) -> np.ndarray:
+        """Each field's row among the fields converted the same way (strings, int64s, float64s)."""
+        rows, counts = [], {STRING: 0, DECIMAL: 0, INTEGER: 0}
+        for kind in self.types:
+            group = kind if kind in (STRING, DECIMAL) else INTEGER
+            rows.append(counts[group])
+            counts[group] += 1
+        return np.array(rows, dtype=np.int64)
 
 
 @dataclass
@@ -387,16 +402,6 @@ def _kernel(buf, start, end, name_bytes, name_offsets, types, rows, id_field, se
     return line, plain
 
 
-def type_rows(types: tuple[int, ...]) -> np.ndarray:
-    """Each field's row among the fields converted the same way (strings, int64s, float64s)."""
-    rows, counts = [], {STRING: 0, DECIMAL: 0, INTEGER: 0}
-    for kind in types:
-        group = kind if kind in (STRING, DECIMAL) else INTEGER
-        rows.append(counts[group])
-        counts[group] += 1
-    return np.array(rows, dtype=np.int64)
-
-
 def count_lines(buf: np.ndarray, start: int, end: int) -> int:
     """Newlines in `buf[start:end]`, plus one: at most the lines it holds (numpy, not numba:
     each compiled function costs a process some 0.1 s to load from numba's cache)."""
@@ -437,8 +442,7 @@ def scan_chunk(buf: np.ndarray, start: int, end: int, schema: Schema, seed: int,
     if buffers is None or not buffers.fits(lines, end - start):
         buffers = ChunkBuffers(schema, lines, end - start)
     b = buffers
-    types = np.array(schema.types, dtype=np.int64)
-    n, plain = _kernel(buf, start, end, schema.name_bytes, schema.name_offsets, types, type_rows(schema.types),
+    n, plain = _kernel(buf, start, end, schema.name_bytes, schema.name_offsets, schema.type_codes, schema.rows,
                        schema.id_field, seed, b.kinds, b.starts, b.ends, b.plain_lines, b.present,
                        b.string_offsets, b.string_data, b.numbers, b.decimals, b.id_hash)
     return ScannedChunk(b.kinds[:n], b.starts[:n], b.ends[:n], b.plain_lines[:plain], b.present[:, :plain],
