@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from shop import BenchShop  # noqa: E402
 
-from ecommerce_assets.event_loading import EVENT_COLUMNS  # noqa: E402
+from ecommerce_assets.event_contract import EVENT_COLUMNS  # noqa: E402
 from ecommerce_assets.raw_tables import CART_COLUMNS, PRODUCT_COLUMNS, USER_COLUMNS  # noqa: E402
 from ecommerce_assets.sources.landing import carts_path, event_files, products_path, users_path  # noqa: E402
 from ecommerce_assets.validation import sql_literal  # noqa: E402

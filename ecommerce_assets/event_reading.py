@@ -30,6 +30,7 @@ from ecommerce_assets.line_scanner import (
     ScannedChunk,
     Schema,
     chunk_bounds,
+    after_newline,
     count_lines,
     hash_text,
     mark_repeats,
@@ -133,10 +134,11 @@ class BatchReader:
         with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
             datas = list(pool.map(self._read_part, parts, sources, spans, places[:-1], places[1:]))
             pieces = [(k, bounds) for k, data in enumerate(datas) for bounds in chunk_bounds(data, CHUNK_BYTES)]
-            buffers = self._buffers_for(datas, pieces)
+            counts = list(pool.map(lambda piece: count_lines(datas[piece[0]], *piece[1]), pieces))
+            buffers = self._buffers_for(pieces, counts)
             scanned = list(pool.map(
-                lambda piece, out: scan_chunk(datas[piece[0]], *piece[1], self.schema, id_seed(parts[piece[0]].day), out),
-                pieces, buffers))
+                lambda piece, out, lines: scan_chunk(datas[piece[0]], *piece[1], self.schema, id_seed(parts[piece[0]].day), out, lines),
+                pieces, buffers, counts))
         chunks: list[list[ScannedChunk]] = [[] for _ in parts]
         for (k, _), chunk in zip(pieces, scanned):
             chunks[k].append(chunk)
@@ -154,17 +156,13 @@ class BatchReader:
             read = slot[:size]
             if part.end is not None and size and read[-1] != 10:
                 read = _finish_last_line(file, slot, size)
-        if part.start == 0:
-            return read
-        newline = np.flatnonzero(read == 10)
-        return read[newline[0] + 1:] if len(newline) else read[:0]
+        return read if part.start == 0 else read[after_newline(read, 0):]
 
-    def _buffers_for(self, datas: list[np.ndarray], pieces: list[tuple[int, tuple[int, int]]]) -> list[ChunkBuffers]:
-        """A buffer per piece: those kept, where large enough, or new ones with room to spare
-        (pieces differ by a line or so), replacing the kept ones not taken."""
-        needs = [(count_lines(datas[k], a, b), b - a) for k, (a, b) in pieces]
+    def _buffers_for(self, pieces: list[tuple[int, tuple[int, int]]], counts: list[int]) -> list[ChunkBuffers]:
+        """A buffer per piece (of `counts` lines): those kept, where large enough, or new ones
+        with room to spare (pieces differ by a line or so), replacing the kept ones not taken."""
         free, chosen = list(self._chunk_buffers), []
-        for lines, nbytes in needs:
+        for lines, nbytes in zip(counts, [b - a for _, (a, b) in pieces]):
             fit = next((buffer for buffer in free if buffer.fits(lines, nbytes)), None)
             if fit is None:
                 fit = ChunkBuffers(self.schema, lines + lines // 4 + 1, nbytes + nbytes // 4 + 1)

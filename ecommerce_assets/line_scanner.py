@@ -228,10 +228,29 @@ def _timestamp(buf, s, e):
 
 @njit(cache=True, nogil=True)
 def hash_bytes(buf, s, e, seed):
-    """A 64-bit hash of `buf[s:e]` under `seed` (FNV-1a, then a splitmix64 finish)."""
-    h = _FNV_OFFSET ^ np.uint64(seed)
-    for k in range(s, e):
-        h = (h ^ np.uint64(buf[k])) * _FNV_PRIME
+    """A 64-bit hash of `buf[s:e]` under `seed`: FNV-1a over four interleaved lanes (four
+    multiplications in flight instead of one after another), mixed by splitmix64's finish."""
+    h0 = _FNV_OFFSET ^ np.uint64(seed)
+    h1, h2, h3 = h0 ^ np.uint64(1), h0 ^ np.uint64(2), h0 ^ np.uint64(3)
+    k = s
+    while k + 4 <= e:
+        h0 = (h0 ^ np.uint64(buf[k])) * _FNV_PRIME
+        h1 = (h1 ^ np.uint64(buf[k + 1])) * _FNV_PRIME
+        h2 = (h2 ^ np.uint64(buf[k + 2])) * _FNV_PRIME
+        h3 = (h3 ^ np.uint64(buf[k + 3])) * _FNV_PRIME
+        k += 4
+    while k < e:
+        h0 = (h0 ^ np.uint64(buf[k])) * _FNV_PRIME
+        k += 1
+    h = np.uint64(e - s)
+    for lane in (h0, h1, h2, h3):
+        h = _mix(h ^ lane)
+    return h
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _mix(h):
+    """splitmix64's finish: every bit of the input reaches every bit of the output."""
     h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return h ^ (h >> np.uint64(31))
@@ -295,41 +314,40 @@ def _kernel(buf, start, end, name_bytes, name_offsets, types, rows, id_field, se
     plain = 0
     s = start
     while s < end:  # the newline ending the last line starts no line
-        e = s
-        while e < end and buf[e] != 10:
-            e += 1
-        starts[line] = s
-        ends[line] = e
-        i = _skip_blanks(buf, s, e)
+        # A line's end is found as it is read: no byte of a plain line is looked at twice.
+        i = _skip_blanks(buf, s, end)
         kind = OTHER
-        if i == e:
+        e = -1
+        if i == end or buf[i] == 10:
             kind = BLANK
+            e = i
         elif buf[i] == 123:
             # Values are written where this line's row would go; they count only if it is plain.
             given = 0  # fields holding a value
             named = 0  # fields whose key was seen (a value or null)
-            i = _skip_blanks(buf, i + 1, e)
+            i = _skip_blanks(buf, i + 1, end)
             position = 0
-            if i < e and buf[i] == 125:
-                if _skip_blanks(buf, i + 1, e) == e:
+            if i < end and buf[i] == 125:
+                e = _skip_blanks(buf, i + 1, end)
+                if e == end or buf[e] == 10:
                     kind = PLAIN
             else:
-                while i < e and buf[i] == 34 and position < fields:
-                    k, i = _key(buf, i, e, name_bytes, name_offsets, order, position)
+                while i < end and buf[i] == 34 and position < fields:
+                    k, i = _key(buf, i, end, name_bytes, name_offsets, order, position)
                     if k < 0 or (named >> k) & 1:
                         break  # a key beyond the schema, or a key given twice
                     named |= 1 << k
-                    i = _skip_blanks(buf, i, e)
-                    if i >= e or buf[i] != 58:
+                    i = _skip_blanks(buf, i, end)
+                    if i >= end or buf[i] != 58:
                         break
-                    i = _skip_blanks(buf, i + 1, e)
-                    if i >= e:
+                    i = _skip_blanks(buf, i + 1, end)
+                    if i >= end:
                         break
                     c = buf[i]
                     t = types[k]
                     row = rows[k]
                     if c == 110:
-                        if i + 4 > e or buf[i + 1] != 117 or buf[i + 2] != 108 or buf[i + 3] != 108:
+                        if i + 4 > end or buf[i + 1] != 117 or buf[i + 2] != 108 or buf[i + 3] != 108:
                             break
                         i += 4
                     elif t == STRING:
@@ -338,7 +356,7 @@ def _kernel(buf, start, end, name_bytes, name_offsets, types, rows, id_field, se
                         o = string_offsets[row, plain]
                         j = i + 1
                         cls = 2
-                        while j < e:
+                        while j < end:
                             b = buf[j]
                             cls = _STRING_BYTE[b]
                             if cls != 0:
@@ -354,7 +372,7 @@ def _kernel(buf, start, end, name_bytes, name_offsets, types, rows, id_field, se
                         given |= 1 << k
                         i = j + 1
                     elif t == TIMESTAMP:
-                        if c != 34 or i + 26 > e or buf[i + 25] != 34:
+                        if c != 34 or i + 26 > end or buf[i + 25] != 34:
                             break
                         micros = _timestamp(buf, i, i + 26)
                         if micros < 0:
@@ -363,7 +381,7 @@ def _kernel(buf, start, end, name_bytes, name_offsets, types, rows, id_field, se
                         given |= 1 << k
                         i += 26
                     else:
-                        if not (c == 45 or 48 <= c <= 57) or not _number(buf, i, e, num):
+                        if not (c == 45 or 48 <= c <= 57) or not _number(buf, i, end, num):
                             break
                         if t == INTEGER:
                             if num[1] != _JSON_INTEGER:
@@ -376,17 +394,20 @@ def _kernel(buf, start, end, name_bytes, name_offsets, types, rows, id_field, se
                             decimals[row, plain] = converted
                         given |= 1 << k
                         i = num[0]
-                    i = _skip_blanks(buf, i, e)
-                    if i >= e:
+                    i = _skip_blanks(buf, i, end)
+                    if i >= end:
                         break
                     if buf[i] == 125:
-                        if _skip_blanks(buf, i + 1, e) == e:
+                        e = _skip_blanks(buf, i + 1, end)
+                        if e == end or buf[e] == 10:
                             kind = PLAIN
                         break
                     if buf[i] != 44:
                         break
-                    i = _skip_blanks(buf, i + 1, e)
+                    i = _skip_blanks(buf, i + 1, end)
                     position += 1
+            if kind == OTHER:
+                e = -1
             if kind == PLAIN:
                 for k in range(fields):
                     has = (given >> k) & 1
@@ -396,6 +417,12 @@ def _kernel(buf, start, end, name_bytes, name_offsets, types, rows, id_field, se
                         string_offsets[row, plain + 1] = string_end[row] if has else string_offsets[row, plain]
                 plain_lines[plain] = line
                 plain += 1
+        if e < 0:
+            e = s
+            while e < end and buf[e] != 10:
+                e += 1
+        starts[line] = s
+        ends[line] = e
         kinds[line] = kind
         line += 1
         s = e + 1
@@ -432,13 +459,13 @@ class ChunkBuffers:
 
 
 def scan_chunk(buf: np.ndarray, start: int, end: int, schema: Schema, seed: int,
-               buffers: ChunkBuffers | None = None) -> ScannedChunk:
+               buffers: ChunkBuffers | None = None, lines: int | None = None) -> ScannedChunk:
     """Read the whole lines of `buf[start:end]` (`end` at a newline or the end of `buf`).
 
     The result's arrays are views of `buffers` (new ones when not given): valid until
-    those are used again.
+    those are used again. `lines`: `count_lines` of the piece, when the caller has it.
     """
-    lines = count_lines(buf, start, end)
+    lines = count_lines(buf, start, end) if lines is None else lines
     if buffers is None or not buffers.fits(lines, end - start):
         buffers = ChunkBuffers(schema, lines, end - start)
     b = buffers
@@ -450,7 +477,7 @@ def scan_chunk(buf: np.ndarray, start: int, end: int, schema: Schema, seed: int,
                         b.id_hash[:plain])
 
 
-def _after_newline(buf: np.ndarray, i: int) -> int:
+def after_newline(buf: np.ndarray, i: int) -> int:
     """The index after the first newline at or after `i` (the end of `buf` if none)."""
     while i < len(buf):
         window = buf[i:i + 65536]
@@ -465,7 +492,7 @@ def chunk_bounds(buf: np.ndarray, target: int) -> list[tuple[int, int]]:
     """`buf` cut after newlines into pieces of about `target` bytes (one piece when it is smaller)."""
     bounds, start, size = [], 0, len(buf)
     while start < size:
-        end = size if start + target >= size else _after_newline(buf, start + target)
+        end = size if start + target >= size else after_newline(buf, start + target)
         bounds.append((start, end))
         start = end
     return bounds or [(0, 0)]

@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecommerce_assets import event_loading
-from ecommerce_assets.event_loading import EVENT_SPECS, load_events, reader_schema
+from ecommerce_assets import event_batches
+from ecommerce_assets.event_batches import reader_schema
+from ecommerce_assets.event_contract import EVENT_SPECS
+from ecommerce_assets.event_loading import load_events
 from ecommerce_assets.event_reading import BatchReader, FilePart, ReadFile, SeenIds, plain_lines
 from ecommerce_assets.line_endings import ReaderFile
 from ecommerce_assets.line_scanner import BLANK, OTHER, PLAIN, chunk_bounds, hash_text, mark_repeats, scan_chunk
@@ -156,8 +158,8 @@ def test_a_file_read_in_parts_loads_as_it_does_whole(tmp_path, monkeypatch, part
         return result, rows, rejects
 
     whole = load("whole")
-    monkeypatch.setattr(event_loading, "PART_BYTES", part_bytes)
-    monkeypatch.setattr(event_loading, "BATCH_BYTES", part_bytes)
+    monkeypatch.setattr(event_batches, "PART_BYTES", part_bytes)
+    monkeypatch.setattr(event_batches, "BATCH_BYTES", part_bytes)
     assert load("parts") == whole
     assert whole[0].loaded == 7 and whole[0].blank == 1
 

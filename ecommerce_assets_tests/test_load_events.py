@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ecommerce_assets import event_loading, line_endings
+from ecommerce_assets import event_batches, event_loading, line_endings
 from ecommerce_assets.contracts import Event, day_window
 from ecommerce_assets.event_loading import load_event_days, load_events, scratch_parent
 from ecommerce_assets.locking import exclusive
@@ -328,8 +328,8 @@ def test_duplicates_across_batches_settle_as_in_one_batch(con, tmp_path, monkeyp
         write_lines(tmp_path / "b" / "part-02.jsonl", [json.dumps(event("x", page="/late")), json.dumps(event("y")), json.dumps(event("y"))]),
     ]
     loaded_as = {}
-    for batch_bytes in (event_loading.BATCH_BYTES, 1):  # one batch, then one batch per file
-        monkeypatch.setattr(event_loading, "BATCH_BYTES", batch_bytes)
+    for batch_bytes in (event_batches.BATCH_BYTES, 1):  # one batch, then one batch per file
+        monkeypatch.setattr(event_batches, "BATCH_BYTES", batch_bytes)
         result = load_events(con, files, WINDOW)
         events = con.execute("SELECT event_id, page, _source_file, _source_line FROM raw.events ORDER BY ALL").fetchall()
         dups = con.execute("SELECT source, line_number, record_key FROM raw.events_rejected WHERE rule = 'duplicate' ORDER BY ALL").fetchall()
@@ -344,6 +344,27 @@ def test_duplicates_across_batches_settle_as_in_one_batch(con, tmp_path, monkeyp
         ("part-01.jsonl", 1, "dup"), ("part-01.jsonl", 3, "dup"), ("part-02.jsonl", 1, "x"), ("part-02.jsonl", 3, "y")]
 
 
+@pytest.mark.parametrize("deferred_bytes", [event_batches.DEFERRED_BYTES, 1])
+def test_a_line_the_sql_path_reads_wins_over_a_later_plain_repeat(con, tmp_path, monkeypatch, deferred_bytes):
+    """Lines outside the reader's one shape are checked later, in SQL; their ids still count from their batch on."""
+    other_spelling = {"event_time": "2026-11-20T10:00:00Z"}  # valid, but not the reader's plain spelling
+    files = [
+        write_lines(tmp_path / "o" / "part-00.jsonl", [json.dumps(event("o1", **other_spelling)), json.dumps(event("p1"))]),
+        write_lines(tmp_path / "o" / "part-01.jsonl", [json.dumps(event("o1", page="/again")),
+                                                        json.dumps(event("p1", page="/again", **other_spelling))]),
+    ]
+    monkeypatch.setattr(event_batches, "DEFERRED_BYTES", deferred_bytes)
+    for batch_bytes in (event_batches.BATCH_BYTES, 1):  # one batch, then one batch per file
+        monkeypatch.setattr(event_batches, "BATCH_BYTES", batch_bytes)
+        result = load_events(con, files, WINDOW)
+
+        assert (result.loaded, result.duplicates, result.rejected) == (2, 2, 0)
+        assert con.execute("SELECT event_id, page, _source_file, _source_line FROM raw.events ORDER BY ALL").fetchall() == [
+            ("o1", "/", "part-00.jsonl", 1), ("p1", "/", "part-00.jsonl", 2)]
+        dups = con.execute("SELECT line_number, record_key FROM raw.events_rejected WHERE rule = 'duplicate' ORDER BY ALL").fetchall()
+        assert dups == [(1, "o1"), (2, "p1")]
+
+
 def test_an_id_on_two_days_of_one_batch_still_catches_a_repeat_in_the_next_batch(con, tmp_path, monkeypatch):
     """An id is repeated within its day only; the seen ids of a day stay until its last batch."""
     next_day = date(2026, 11, 21)
@@ -352,7 +373,7 @@ def test_an_id_on_two_days_of_one_batch_still_catches_a_repeat_in_the_next_batch
     day2_first = write_lines(tmp_path / "d2" / "part-00.jsonl", [json.dumps(event("same", **on_next_day))])
     day2_again = write_lines(tmp_path / "d2" / "part-01.jsonl", [json.dumps(event("same", **on_next_day, page="/again"))])
     # The two first files in one batch, the repeat in the next.
-    monkeypatch.setattr(event_loading, "BATCH_BYTES", day1.stat().st_size + day2_first.stat().st_size)
+    monkeypatch.setattr(event_batches, "BATCH_BYTES", day1.stat().st_size + day2_first.stat().st_size)
 
     results = load_event_days(con, {DAY: [day1], next_day: [day2_first, day2_again]})
 
@@ -506,7 +527,7 @@ def test_a_range_loads_as_its_days_would_one_by_one(con, tmp_path, monkeypatch):
     day2 = DAY + timedelta(days=1)
     loaded_as = {}
     for how in ("day by day", "one load", "one load, a batch per file"):
-        monkeypatch.setattr(event_loading, "BATCH_BYTES", 1 if how.endswith("per file") else 512 * 1024**2)
+        monkeypatch.setattr(event_batches, "BATCH_BYTES", 1 if how.endswith("per file") else 512 * 1024**2)
         if how == "day by day":
             results = {day: load_events(con, files, day_window(day)) for day, files in files_by_day.items()}
         else:

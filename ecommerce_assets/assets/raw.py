@@ -5,7 +5,8 @@ from contextlib import closing
 import dagster as dg
 
 from ecommerce_assets.contracts import Cart, Product, User, day_window
-from ecommerce_assets.event_loading import EVENT_COLUMNS, EVENTS_TABLE, load_event_days
+from ecommerce_assets.event_contract import EVENT_COLUMNS, EVENTS_TABLE
+from ecommerce_assets.event_loading import load_event_days
 from ecommerce_assets.loading import LoadResult, load_records, split_records
 from ecommerce_assets.metadata import OWNER, column_schema, load_metadata, table_name
 from ecommerce_assets.partitions import DAILY_TAGS, daily_partitions, days_in, partition_window
