@@ -13,15 +13,16 @@ read only the batch's own columns):
    typed values, with the line's file's day as the window; the few that break a rule or
    wait are checked again to name their first broken rule.
 The load appends the rest straight into raw.events meanwhile. Only the batch's refused
-lines reach pydantic, which explains them (a file holding a carriage return is read
-through a copy that ends its lines as NDJSON does: `line_endings`).
+lines reach pydantic, which explains them. A line ends at a newline, as NDJSON says: a
+carriage return (CR) just before it belongs to the ending, and any other is JSON's
+whitespace (or, raw inside a string, a control character JSON forbids).
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import asdict, dataclass
@@ -49,7 +50,7 @@ from ecommerce_assets.event_reading import (
     plain_lines,
 )
 from ecommerce_assets.event_reading import reader_schema as schema_of
-from ecommerce_assets.line_endings import ReaderFile, is_gzip, open_bytes
+from ecommerce_assets.landing_bytes import is_gzip
 from ecommerce_assets.line_scanner import Schema
 from ecommerce_assets.validation import (
     Rejection,
@@ -137,8 +138,7 @@ class CheckedBatch:
     blank: dict[date, int]
 
 
-def checked_batches(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile],
-                    read_as: Mapping[Path, ReaderFile]) -> Iterator[CheckedBatch]:
+def checked_batches(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile]) -> Iterator[CheckedBatch]:
     """The files' batches in order, each read and checked while the caller handles the one before.
 
     Two readers take turns, so a batch's arrays stay valid while the next is read into the
@@ -151,7 +151,7 @@ def checked_batches(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile],
         checker = BatchChecker(cursor, files)
 
         def read_and_check(n: int) -> CheckedBatch:
-            return checker.check(batch_list[n], readers[n % len(readers)].read(batch_list[n], read_as))
+            return checker.check(batch_list[n], readers[n % len(readers)].read(batch_list[n]))
 
         with ThreadPoolExecutor(max_workers=1) as ahead:
             pending = [ahead.submit(read_and_check, n) for n in range(min(AHEAD, len(batch_list)))]
@@ -212,12 +212,10 @@ class BatchChecker:
             return CheckedBatch(None, "", [], [], [], {})
         checked = self._check_other_lines(lines)
         valid = pc.is_null(checked["failed_rule"])
-        copied = {str(line.source) for line in lines if line.copied}
         refused = checked.filter(pc.invert(valid))
         rows = sorted(zip(refused["source_file"].to_pylist(), refused["line_number"].to_pylist(),
                           refused["file_day"].to_pylist(), refused["failed_rule"].to_pylist(), refused["payload"].to_pylist()))
-        originals = _original_lines({(source, line) for source, line, *_ in rows if source in copied})
-        explain = [(day, source, line, rule, originals.get((source, line), text)) for source, line, day, rule, text in rows]
+        explain = [(day, source, line, rule, text) for source, line, day, rule, text in rows]
         return CheckedBatch(None, "", [checked.filter(valid).drop_columns(["failed_rule", "payload"])], explain, [], {})
 
     def _defer(self, read: Sequence[ReadFile], lines: Sequence[OtherLine]) -> tuple[np.ndarray, np.ndarray]:
@@ -231,7 +229,7 @@ class BatchChecker:
         ids, days, unsure = [], [], []
         for line in lines:
             file = read[line.file_index]
-            self.deferred.append(DeferredLine(file.day, file.source, file.read_as.copied, line.line_number, line.text))
+            self.deferred.append(DeferredLine(file.day, file.source, line.line_number, line.text))
             self.deferred_bytes += len(line.text)
             try:
                 record = json.loads(line.text)
@@ -341,7 +339,6 @@ class DeferredLine:
 
     day: date
     source: Path
-    copied: bool  # read from a newline copy: a refused line is kept as its file has it
     line_number: int
     text: str
 
@@ -361,59 +358,29 @@ def _plain_sql(file_day: str) -> str:
 
 def _split_checked(checked: pa.Table | None, read: Sequence[ReadFile]) -> tuple[pa.Table | None, list[tuple]]:
     """A batch's plain lines checked in SQL: the valid ones (to wait), and the refused ones to
-    explain (day, file, line, SQL verdict, text), cut from their file's bytes (or, read from a
-    newline copy, as their file has them)."""
+    explain (day, file, line, SQL verdict, text cut from their file's bytes)."""
     if checked is None:
         return None, []
     valid = pc.is_null(checked["failed_rule"])
     refused = checked.filter(pc.invert(valid))
-    rows = sorted(zip(refused["file_index"].to_pylist(), refused["line_number"].to_pylist(), refused["failed_rule"].to_pylist()))
-    originals = _original_lines({(str(read[index].source), line) for index, line, _ in rows if read[index].read_as.copied})
-    explain = []
-    for index, line, rule in rows:
-        file = read[index]
-        key = (str(file.source), line)
-        explain.append((file.day, key[0], line, rule, originals[key] if key in originals else file.line_bytes(line).decode("utf-8")))
+    explain = [(read[index].day, str(read[index].source), line, rule, read[index].line_bytes(line).decode("utf-8"))
+               for index, line, rule in sorted(zip(refused["file_index"].to_pylist(), refused["line_number"].to_pylist(),
+                                                   refused["failed_rule"].to_pylist()))]
     return checked.filter(valid).drop_columns(["file_index", "failed_rule", "payload"]), explain
 
 
 def _unreadable_lines(read: Sequence[ReadFile], unreadable: Sequence[OtherLine]) -> list[dict]:
     """The lines that are not UTF-8, as quarantined, undecodable bytes as \\xNN escapes."""
-    originals = _original_lines({(str(read[line.file_index].source), line.line_number)
-                                 for line in unreadable if read[line.file_index].read_as.copied})
-    quarantined = []
-    for line in unreadable:
-        file = read[line.file_index]
-        key = (str(file.source), line.line_number)
-        payload = originals[key] if key in originals else file.line_bytes(line.line_number).decode("utf-8", "backslashreplace")
-        quarantined.append(quarantine_row(file.day, key[0], line.line_number, payload,
-                                          Rejection(None, "<record>", "unreadable", f"<record>: {line.error}")))
-    return quarantined
+    return [quarantine_row(read[line.file_index].day, str(read[line.file_index].source), line.line_number,
+                           read[line.file_index].line_bytes(line.line_number).decode("utf-8", "backslashreplace"),
+                           Rejection(None, "<record>", "unreadable", f"<record>: {line.error}"))
+            for line in unreadable]
 
 
 def _merged(batch: CheckedBatch, deferred: CheckedBatch) -> CheckedBatch:
     """A batch with the deferred lines checked along with it."""
     return CheckedBatch(batch.plain, batch.file_name, batch.waiting + deferred.waiting, batch.refused + deferred.refused,
                         batch.unreadable, batch.blank)
-
-
-def _original_lines(wanted: set[tuple[str, int]]) -> dict[tuple[str, int], str]:
-    """The text of each (file, line) as the file has it, undecodable bytes as \\xNN escapes.
-
-    For refused lines read from a newline copy, whose text in memory is the copy's: only
-    files holding a carriage return, rarely any.
-    """
-    found: dict[tuple[str, int], str] = {}
-    for source_file in sorted({source_file for source_file, _ in wanted}):
-        numbers = {line for name, line in wanted if name == source_file}
-        with open_bytes(Path(source_file)) as lines:
-            for number, raw in enumerate(lines, 1):
-                if number in numbers:
-                    found[(source_file, number)] = raw.rstrip(b"\r\n").decode("utf-8", "backslashreplace")
-                    numbers.discard(number)
-                    if not numbers:
-                        break
-    return found
 
 
 def explain_refused(refused: Sequence[tuple]) -> list[dict]:

@@ -19,8 +19,6 @@ files does not pay for it.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,9 +31,7 @@ import duckdb
 import pyarrow as pa
 
 from ecommerce_assets.event_contract import EVENT_COLUMNS, EVENT_SPECS, EVENTS_TABLE
-from ecommerce_assets.line_endings import ReaderFile, reader_files
 from ecommerce_assets.loading import DUPLICATE_RULE, LoadResult
-from ecommerce_assets.locking import holds
 from ecommerce_assets.validation import value_column
 from ecommerce_assets.warehouse import (
     Window,
@@ -154,13 +150,11 @@ def load_event_days(con: duckdb.DuckDBPyConnection, files_by_day: Mapping[date, 
     fields = ", ".join(f'"{spec.name}" {spec.sql_type}' for spec in EVENT_SPECS)
     con.execute(f"CREATE OR REPLACE TEMP TABLE events_suspects (line_number BIGINT, {fields}, source_file VARCHAR, file_name VARCHAR, file_day DATE)")
     explained: list[Future] = []
-    with scratch_folder(con) as scratch, \
-            transaction(con), ThreadPoolExecutor(max_workers=1) as explainer:
-        read_as = reader_files([path for _, path in files], Path(scratch))
+    with transaction(con), ThreadPoolExecutor(max_workers=1) as explainer:
         con.execute(f"DELETE FROM {qualified(EVENTS_TABLE)} WHERE {window_filter('event_date', window)}")
         con.execute(f"DELETE FROM {qualified(rejected_table(EVENTS_TABLE))} WHERE {window_filter('partition_date', window)}")
         if files:
-            for read_blank, unreadable, explaining in _load_batches(con, files, read_as, explainer):
+            for read_blank, unreadable, explaining in _load_batches(con, files, explainer):
                 blank.update(read_blank)
                 rejections += unreadable
                 explained.append(explaining)
@@ -173,14 +167,13 @@ def load_event_days(con: duckdb.DuckDBPyConnection, files_by_day: Mapping[date, 
     return _results_by_day(con, days, window, blank)
 
 
-def _load_batches(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile], read_as: Mapping[Path, ReaderFile],
-                  explainer: ThreadPoolExecutor) -> Iterator[tuple[dict[date, int], list[dict], Future]]:
+def _load_batches(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile], explainer: ThreadPoolExecutor) -> Iterator[tuple[dict[date, int], list[dict], Future]]:
     """Load the files batch by batch: per batch, its blank lines by day, its unreadable lines as
     quarantined, and the explanation of its refused lines under way."""
     from ecommerce_assets.event_batches import checked_batches, explain_refused
 
     with _threads(con, _append_threads()):
-        for batch in checked_batches(con, files, read_as):
+        for batch in checked_batches(con, files):
             if batch.plain is not None:
                 _append_plain(con, batch)
             for waiting in batch.waiting:
@@ -207,34 +200,6 @@ def _threads(con: duckdb.DuckDBPyConnection, threads: int) -> Iterator[None]:
         yield
     finally:
         con.execute(f"SET threads = {int(before)}")
-
-
-def scratch_folder(con: duckdb.DuckDBPyConnection) -> tempfile.TemporaryDirectory:
-    """The load's scratch folder, removed when the load ends.
-
-    Beside the warehouse it is named after the warehouse file, and the folders of loads that
-    were killed (a SIGKILL skips every clean-up) go first: only the holder of the write lock
-    loads, so no other load is using them.
-    """
-    parent = scratch_parent(con)
-    database = scalar(con, "SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
-    if parent is None or not database:
-        return tempfile.TemporaryDirectory(prefix="ecommerce-events-")
-    prefix = f"{Path(database).name}.events-"
-    if holds(database):
-        for left in parent.iterdir():
-            if left.name.startswith(prefix) and left.is_dir():
-                shutil.rmtree(left, ignore_errors=True)
-    return tempfile.TemporaryDirectory(prefix=prefix, dir=parent)
-
-
-def scratch_parent(con: duckdb.DuckDBPyConnection) -> Path | None:
-    """Where newline copies go: beside the warehouse file, where DuckDB spills (None: the system's temp dir).
-
-    A copy is as large as its file, and the system's temp dir is often in memory (tmpfs).
-    """
-    spill = Path(scalar(con, "SELECT current_setting('temp_directory')"))
-    return spill.parent if spill.is_absolute() and spill.parent.is_dir() else None
 
 
 def _results_by_day(con: duckdb.DuckDBPyConnection, days: Sequence[date], window: Window,

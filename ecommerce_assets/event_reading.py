@@ -9,7 +9,7 @@ when it is needed.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from ecommerce_assets.line_endings import ReaderFile, content_chunks, is_gzip
+from ecommerce_assets.landing_bytes import gzip_content, is_gzip
 from ecommerce_assets.line_scanner import (
     BLANK,
     DECIMAL,
@@ -79,7 +79,6 @@ class ReadFile:
     index: int
     day: date
     source: Path
-    read_as: ReaderFile
     data: np.ndarray
     chunks: list[ScannedChunk]
     first_line: int = 1
@@ -97,11 +96,11 @@ class ReadFile:
         return firsts
 
     def line_bytes(self, number: int) -> bytes:
-        """The bytes of line `number` (of the file), as read (a newline copy's, for a copied file)."""
+        """The bytes of line `number` (of the file), without its ending: the newline and any CR before it."""
         for first, chunk in zip(self.first_lines(), self.chunks):
             if first <= number < first + len(chunk.kinds):
                 k = number - first
-                return self.data[chunk.starts[k]:chunk.ends[k]].tobytes()
+                return self.data[chunk.starts[k]:chunk.ends[k]].tobytes().rstrip(b"\r")
         raise IndexError(f"{self.source}: no line {number} in this part")
 
 
@@ -122,17 +121,16 @@ class BatchReader:
         self._text = np.empty(0, np.uint8)
         self._chunk_buffers: list[ChunkBuffers] = []
 
-    def read(self, parts: Sequence[FilePart], read_as: Mapping[Path, ReaderFile]) -> list[ReadFile]:
+    def read(self, parts: Sequence[FilePart]) -> list[ReadFile]:
         """Every part of the batch read and scanned (on every core), in the batch's order."""
-        sources = [read_as[part.source] for part in parts]
-        spans = [0 if is_gzip(source.path) else _span(part, source) for part, source in zip(parts, sources)]
+        spans = [0 if is_gzip(part.source) else _span(part) for part in parts]
         sizes = [span + LINE_SLACK if span else 0 for span in spans]
         if len(self._text) < sum(sizes):
             self._text = np.empty(0, np.uint8)  # the old text goes before the new is allocated
             self._text = np.empty(sum(sizes), np.uint8)
         places = np.cumsum([0] + sizes)
         with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-            datas = list(pool.map(self._read_part, parts, sources, spans, places[:-1], places[1:]))
+            datas = list(pool.map(self._read_part, parts, spans, places[:-1], places[1:]))
             pieces = [(k, bounds) for k, data in enumerate(datas) for bounds in chunk_bounds(data, CHUNK_BYTES)]
             counts = list(pool.map(lambda piece: count_lines(datas[piece[0]], *piece[1]), pieces))
             buffers = self._buffers_for(pieces, counts)
@@ -142,15 +140,14 @@ class BatchReader:
         chunks: list[list[ScannedChunk]] = [[] for _ in parts]
         for (k, _), chunk in zip(pieces, scanned):
             chunks[k].append(chunk)
-        return [ReadFile(k, part.day, part.source, source, datas[k], chunks[k])
-                for k, (part, source) in enumerate(zip(parts, sources))]
+        return [ReadFile(k, part.day, part.source, datas[k], chunks[k]) for k, part in enumerate(parts)]
 
-    def _read_part(self, part: FilePart, source: ReaderFile, span: int, slot_start: int, slot_end: int) -> np.ndarray:
-        if is_gzip(source.path):
-            return np.frombuffer(b"".join(content_chunks(source.path)), dtype=np.uint8)
+    def _read_part(self, part: FilePart, span: int, slot_start: int, slot_end: int) -> np.ndarray:
+        if is_gzip(part.source):
+            return np.frombuffer(gzip_content(part.source), dtype=np.uint8)
         slot = self._text[slot_start:slot_end]
         begin = max(part.start - 1, 0)  # the byte before the part tells whether a line starts at its start
-        with open(source.path, "rb") as file:
+        with open(part.source, "rb") as file:
             file.seek(begin)
             size = file.readinto(memoryview(slot[: span + (part.start - begin)]))
             read = slot[:size]
@@ -173,9 +170,9 @@ class BatchReader:
         return chosen
 
 
-def _span(part: FilePart, source: ReaderFile) -> int:
+def _span(part: FilePart) -> int:
     """The bytes of the part before its last line's end."""
-    size = source.path.stat().st_size
+    size = part.source.stat().st_size
     return min(part.end, size) - part.start if part.end is not None else size
 
 
@@ -254,7 +251,7 @@ def other_lines(files: Sequence[ReadFile]) -> list[OtherLine]:
     for file in files:
         for first, chunk in zip(file.first_lines(), file.chunks):
             for k in np.flatnonzero(chunk.kinds == OTHER):
-                raw = file.data[chunk.starts[k]:chunk.ends[k]].tobytes()
+                raw = file.data[chunk.starts[k]:chunk.ends[k]].tobytes().rstrip(b"\r")
                 try:
                     found.append(OtherLine(file.index, int(k) + first, raw.decode("utf-8")))
                 except UnicodeDecodeError as error:
@@ -291,11 +288,15 @@ class SeenIds:
     def suspects(self, hashes: np.ndarray, days: np.ndarray) -> np.ndarray:
         """Which of the batch's `hashes` (of ids on `days`, ordinals) are suspects; the batch's are then seen."""
         suspect = np.zeros(len(hashes), dtype=bool)
-        for ordinal in np.unique(days):
+        one_day = len(days) == 0 or days.min() == days.max()  # nearly every batch: no sort, no copies
+        for ordinal in days[:1] if one_day else np.unique(days):
             day = date.fromordinal(int(ordinal))
             if day not in self._bits:
                 words = 1 << max((self._expected.get(day, 0) // 2).bit_length(), 10)  # 32 bits or more per id
                 self._bits[day] = np.zeros(words, dtype=np.uint64)
+            if one_day:
+                mark_repeats(np.ascontiguousarray(hashes), self._bits[day], suspect)
+                continue
             on_day = np.flatnonzero(days == ordinal)
             marked = np.zeros(len(on_day), dtype=bool)
             mark_repeats(np.ascontiguousarray(hashes[on_day]), self._bits[day], marked)

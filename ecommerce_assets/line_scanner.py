@@ -2,7 +2,7 @@
 
 Each line of a file is read once, at compiled speed and without the GIL (numba), and
 sorted into one of three kinds:
-- blank: nothing but spaces and tabs;
+- blank: nothing but spaces, tabs and carriage returns;
 - plain: a JSON object in the one shape the collector writes, whose every key is a field of
   the schema, given once, with a value of the field's own JSON type (or null): its fields
   come out as typed columns, its event id hashed;
@@ -94,7 +94,9 @@ class ScannedChunk:
 
 @njit(cache=True, nogil=True, inline="always")
 def _skip_blanks(buf, i, end):
-    while i < end and (buf[i] == 32 or buf[i] == 9):
+    """Past JSON's whitespace within the line: space, tab and carriage return (CR), which
+    before the newline belongs to the line's ending and elsewhere separates values."""
+    while i < end and (buf[i] == 32 or buf[i] == 9 or buf[i] == 13):
         i += 1
     return i
 

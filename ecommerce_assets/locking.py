@@ -70,12 +70,6 @@ def exclusive(database: str | Path, timeout: float = DEFAULT_TIMEOUT_SECONDS, on
                 os.close(fd)
 
 
-def holds(database: str | Path) -> bool:
-    """Whether this process holds the warehouse's write lock."""
-    with _guard:
-        return str(lock_path(database)) in _held
-
-
 @contextmanager
 def held_by_dbt(database: str | Path) -> Iterator[None]:
     """Held by a dbt process for its whole life; free as soon as it exits, however it ends.

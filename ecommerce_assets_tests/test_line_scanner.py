@@ -14,7 +14,6 @@ from ecommerce_assets.event_batches import reader_schema
 from ecommerce_assets.event_contract import EVENT_SPECS
 from ecommerce_assets.event_loading import load_events
 from ecommerce_assets.event_reading import BatchReader, FilePart, ReadFile, SeenIds, plain_lines
-from ecommerce_assets.line_endings import ReaderFile
 from ecommerce_assets.line_scanner import BLANK, OTHER, PLAIN, chunk_bounds, hash_text, mark_repeats, scan_chunk
 from ecommerce_assets.warehouse import connect
 
@@ -30,14 +29,15 @@ def plain_values(*lines: str) -> list[dict]:
     """Each plain line's fields as the reader typed them (None: missing or null)."""
     data = np.frombuffer(("\n".join(lines) + "\n").encode(), dtype=np.uint8)
     chunk = scan_chunk(data, 0, len(data), reader_schema(), 1)
-    file = ReadFile(0, date(2026, 11, 20), Path("x"), ReaderFile(Path("x"), False), data, [chunk])
+    file = ReadFile(0, date(2026, 11, 20), Path("x"), data, [chunk])
     return plain_lines([file], EVENT_SPECS, reader_schema()).table.to_pylist()
 
 
 def test_lines_are_plain_blank_or_other():
-    chunk = scan(json.dumps(event("a")), "", " \t", "{broken", json.dumps(event("b")).replace(" ", ""), "{}")
-    assert list(chunk.kinds) == [PLAIN, BLANK, BLANK, OTHER, PLAIN, PLAIN]
-    assert list(chunk.plain_lines) == [0, 4, 5]
+    chunk = scan(json.dumps(event("a")), "", " \t", "{broken", json.dumps(event("b")).replace(" ", ""), "{}",
+                 " \r\r", json.dumps(event("c")).replace(" ", "\r") + "\r", "\f")
+    assert list(chunk.kinds) == [PLAIN, BLANK, BLANK, OTHER, PLAIN, PLAIN, BLANK, PLAIN, OTHER]
+    assert list(chunk.plain_lines) == [0, 4, 5, 7]
 
 
 @pytest.mark.parametrize(
@@ -168,10 +168,9 @@ def test_the_reader_reads_each_part_from_the_line_after_its_start(tmp_path):
     path = tmp_path / "f.jsonl"
     path.write_bytes(b"{}\n{}\n{}\n")
     reader = BatchReader(reader_schema())
-    read_as = {path: ReaderFile(path, False)}
     day = date(2026, 11, 20)
     parts = [FilePart(day, path, start, start + 2) for start in range(0, 9, 2)]
-    counts = [reader.read([part], read_as)[0].line_count for part in parts]
+    counts = [reader.read([part])[0].line_count for part in parts]
     assert counts == [1, 1, 0, 1, 0]  # lines start at bytes 0, 3 and 6
 
 

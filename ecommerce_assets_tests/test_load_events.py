@@ -8,13 +8,11 @@ import re
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from ecommerce_assets import event_batches, event_loading, line_endings
+from ecommerce_assets import event_batches, event_loading
 from ecommerce_assets.contracts import Event, day_window
-from ecommerce_assets.event_loading import load_event_days, load_events, scratch_parent
-from ecommerce_assets.locking import exclusive
+from ecommerce_assets.event_loading import load_event_days, load_events
 from ecommerce_assets.validation import explain
 from ecommerce_assets.warehouse import RawTableShapeError, connect, shape_differences
 
@@ -230,20 +228,13 @@ def test_blank_lines_are_counted_not_refused_and_keep_the_line_numbers(con, tmp_
 
 
 @pytest.mark.parametrize("name", ["part-00.jsonl", "part-00.jsonl.gz"])
-def test_a_line_ends_at_a_newline_whatever_carriage_returns_the_file_holds(con, tmp_path, name, monkeypatch):
+def test_a_line_ends_at_a_newline_whatever_carriage_returns_the_file_holds(con, tmp_path, name):
     """Lines are what a newline ends (a CR before it is part of the ending), as NDJSON says;
-    DuckDB's CSV reader also breaks lines at a lone CR, which split records and shifted numbers."""
-    copied_under = []
-
-    def reader_files(paths, scratch):
-        copied_under.append(scratch)
-        return line_endings.reader_files(paths, scratch)
-
-    monkeypatch.setattr(event_loading, "reader_files", reader_files)
+    DuckDB's CSV reader, which once read them, also broke lines at a lone CR."""
     spaced_by_cr = json.dumps(event("c3")).replace(', "user_id"', ',\r"user_id"')  # CR as JSON whitespace
     cr_in_a_string = json.dumps(event("c7")).replace('"c7"', '"c\r7"')  # a raw control character: not JSON
     lines = [json.dumps(event("c1")) + "\n", "\r\n", spaced_by_cr + "\r\n", "{broken\r\n",
-             json.dumps(event("c5")) + "\n", json.dumps(event("c6", user_id=0)) + "\n", cr_in_a_string + "\n"]
+             json.dumps(event("c5")) + "\r\r\n", json.dumps(event("c6", user_id=0)) + "\r\n", cr_in_a_string + "\n"]
     data = "".join(lines).encode()
     path = tmp_path / name
     path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
@@ -256,37 +247,11 @@ def test_a_line_ends_at_a_newline_whatever_carriage_returns_the_file_holds(con, 
         (4, "<record>", "json_invalid"), (6, "user_id", "greater_than_equal"), (7, "<record>", "json_invalid")]
     payloads = [payload for (payload,) in con.execute("SELECT payload FROM raw.events_rejected ORDER BY line_number").fetchall()]
     assert payloads == ["{broken", json.dumps(event("c6", user_id=0)), cr_in_a_string]
-    # The copy went beside the warehouse (the system's temp dir may be in memory) and is gone.
-    assert [scratch.parent for scratch in copied_under] == [tmp_path] and not copied_under[0].exists()
-
-
-def test_copies_go_beside_the_warehouse_file_or_to_the_system_temp_dir(con, tmp_path):
-    assert scratch_parent(con) == tmp_path
-    with duckdb.connect() as in_memory:
-        assert scratch_parent(in_memory) is None
-
-
-def test_the_scratch_a_killed_load_left_goes_with_the_next_load_under_the_lock(con, tmp_path):
-    """A SIGKILL skips every clean-up: a load's newline copies, as large as its files, stayed."""
-    left = tmp_path / "ecommerce.duckdb.events-killed"
-    (left / "nested").mkdir(parents=True)
-    (left / "nested" / "00000.jsonl").write_text("a copy\n")
-    other_warehouses = tmp_path / "other.duckdb.events-live"
-    other_warehouses.mkdir()
-    path = write_lines(tmp_path / "landing" / "part-00.jsonl", [json.dumps(event("k1"))])
-
-    load_events(con, [path], WINDOW)  # a load without the write lock (a script's) leaves them
-    assert left.exists()
-    with exclusive(tmp_path / "ecommerce.duckdb"):
-        load_events(con, [path], WINDOW)
-
-    assert not left.exists() and other_warehouses.exists()
-    assert [p.name for p in tmp_path.iterdir() if ".events-" in p.name] == ["other.duckdb.events-live"]
 
 
 def test_each_file_is_read_as_itself_whatever_its_name(con, tmp_path):
-    """DuckDB's reader takes a name as a glob: `part-[1].jsonl` read `part-1.jsonl`, and
-    `part-?.jsonl` its siblings; a backslash cut the stored file name."""
+    """DuckDB's reader, which once read the files, took a name as a glob: `part-[1].jsonl`
+    read `part-1.jsonl`, and `part-?.jsonl` its siblings; a backslash cut the stored file name."""
     folder = tmp_path / "date=2026-11-20"
     files = {
         "part-1.jsonl": [json.dumps(event("one"))],
