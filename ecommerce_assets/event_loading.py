@@ -148,7 +148,8 @@ def load_event_days(con: duckdb.DuckDBPyConnection, files_by_day: Mapping[date, 
     rejections: list[dict] = []
     blank: Counter[date] = Counter()
     fields = ", ".join(f'"{spec.name}" {spec.sql_type}' for spec in EVENT_SPECS)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE events_suspects (line_number BIGINT, {fields}, source_file VARCHAR, file_name VARCHAR, file_day DATE)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE events_suspects "
+                f"(line_number BIGINT, {fields}, source_file VARCHAR, file_name VARCHAR, file_day DATE)")
     explained: list[Future] = []
     with transaction(con), ThreadPoolExecutor(max_workers=1) as explainer:
         con.execute(f"DELETE FROM {qualified(EVENTS_TABLE)} WHERE {window_filter('event_date', window)}")
@@ -167,7 +168,8 @@ def load_event_days(con: duckdb.DuckDBPyConnection, files_by_day: Mapping[date, 
     return _results_by_day(con, days, window, blank)
 
 
-def _load_batches(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile], explainer: ThreadPoolExecutor) -> Iterator[tuple[dict[date, int], list[dict], Future]]:
+def _load_batches(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile],
+                  explainer: ThreadPoolExecutor) -> Iterator[tuple[dict[date, int], list[dict], Future]]:
     """Load the files batch by batch: per batch, its blank lines by day, its unreadable lines as
     quarantined, and the explanation of its refused lines under way."""
     from ecommerce_assets.event_batches import checked_batches, explain_refused
