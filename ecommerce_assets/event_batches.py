@@ -1,4 +1,4 @@
-"""Landing files -> checked batches, each read and checked while the one before is appended.
+"""Landing files -> checked batches, each read and checked while the ones before are appended.
 
 Files are read in batches of bounded size, across days (many small days make one batch). Per
 batch, on a thread and a DuckDB cursor of its own (outside the load's transaction: the checks
@@ -6,7 +6,8 @@ read only the batch's own columns):
 1. the compiled reader (`line_scanner`, on every core) types the fields of the plain lines,
    JSON objects in the collector's one shape, nearly all of them;
 2. every other line (malformed, a key beyond the contract, an escape, a value of another
-   type) meets the whole contract as JSON text in SQL;
+   type) is kept to meet the whole contract as JSON text in SQL, with the others of the
+   load (or of the last 32 MB of them): its id, read by Python's parser, counts at once;
 3. a line whose id's hash repeats in its batch or was seen in an earlier one (`SeenIds`)
    is a suspect: it waits, to be settled on its real id at the end of the load;
 4. the plain lines meet the SQL compiled from the pydantic `Event` contract, over their

@@ -29,8 +29,8 @@ from ecommerce_assets.line_scanner import (
     ChunkBuffers,
     ScannedChunk,
     Schema,
-    chunk_bounds,
     after_newline,
+    chunk_bounds,
     count_lines,
     hash_text,
     mark_repeats,
@@ -87,6 +87,10 @@ class ReadFile:
     def line_count(self) -> int:
         return sum(len(chunk.kinds) for chunk in self.chunks)
 
+    def chunk_line(self, chunk: ScannedChunk, k: int) -> bytes:
+        """The bytes of the chunk's line `k` less its ending: a CR just before the newline belongs to it."""
+        return self.data[chunk.starts[k]:chunk.ends[k]].tobytes().rstrip(b"\r")
+
     def first_lines(self) -> list[int]:
         """The number of each chunk's first line in the file."""
         firsts, number = [], self.first_line
@@ -99,8 +103,7 @@ class ReadFile:
         """The bytes of line `number` (of the file), without its ending: the newline and any CR before it."""
         for first, chunk in zip(self.first_lines(), self.chunks):
             if first <= number < first + len(chunk.kinds):
-                k = number - first
-                return self.data[chunk.starts[k]:chunk.ends[k]].tobytes().rstrip(b"\r")
+                return self.chunk_line(chunk, number - first)
         raise IndexError(f"{self.source}: no line {number} in this part")
 
 
@@ -251,7 +254,7 @@ def other_lines(files: Sequence[ReadFile]) -> list[OtherLine]:
     for file in files:
         for first, chunk in zip(file.first_lines(), file.chunks):
             for k in np.flatnonzero(chunk.kinds == OTHER):
-                raw = file.data[chunk.starts[k]:chunk.ends[k]].tobytes().rstrip(b"\r")
+                raw = file.chunk_line(chunk, k)
                 try:
                     found.append(OtherLine(file.index, int(k) + first, raw.decode("utf-8")))
                 except UnicodeDecodeError as error:
