@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ecommerce_assets.contracts import Event, day_window
-from ecommerce_assets.event_contract import EVENT_SPECS, event_rules
+from ecommerce_assets.event_contract import EVENT_SPECS, event_rules, typed_columns_sql
 from ecommerce_assets.event_reading import (
     BatchReader,
     FilePart,
@@ -70,7 +70,8 @@ from ecommerce_assets.validation import (
 from ecommerce_assets.warehouse import configure_session
 
 # Text read per batch: the batch's bytes and typed columns are held in memory at once
-# (twice: the next batch is read meanwhile). A file larger than a part is read in parts.
+# (`AHEAD` + 1 times: batches are read while one is appended). A file larger than a part
+# is read in parts.
 BATCH_BYTES = 64 * 1024 * 1024
 PART_BYTES = 64 * 1024 * 1024
 GZIP_RATIO = 5
@@ -191,8 +192,7 @@ class BatchChecker:
         file_name = _by_file_sql([sql_literal(file.source.name) for file in read])
         source_file = _by_file_sql([sql_literal(str(file.source)) for file in read])
         others = other_lines(read)
-        readable = [line for line in others if line.text is not None]
-        other_ids = self._defer(read, readable)
+        other_ids = self._defer(read, [line for line in others if line.readable])
         plain = plain_lines(read, EVENT_SPECS, reader_schema())
         table, checked = None, None
         if plain.table is not None:
@@ -202,7 +202,7 @@ class BatchChecker:
             table = plain.table.append_column("keep", pa.array(keep))
             checked = self._check_plain_lines(plain.table.take(leftovers), file_day, file_name, source_file)
         waiting, refused = _split_checked(checked, read)
-        unreadable = _unreadable_lines(read, [line for line in others if line.text is None])
+        unreadable = _unreadable_lines(read, [line for line in others if not line.readable])
         batch = CheckedBatch(table, file_name, [waiting] if waiting is not None else [], refused, unreadable, blank_lines(read))
         if self.deferred_bytes >= DEFERRED_BYTES:
             batch = _merged(batch, self.finish())
@@ -213,13 +213,11 @@ class BatchChecker:
         lines, self.deferred, self.deferred_bytes = self.deferred, [], 0
         if not lines:
             return CheckedBatch(None, "", [], [], [], {})
-        checked = self._check_other_lines(lines)
-        valid = pc.is_null(checked["failed_rule"])
-        refused = checked.filter(pc.invert(valid))
+        waiting, refused = _split(self._check_other_lines(lines))
         rows = sorted(zip(refused["source_file"].to_pylist(), refused["line_number"].to_pylist(),
                           refused["file_day"].to_pylist(), refused["failed_rule"].to_pylist(), refused["payload"].to_pylist()))
         explain = [(day, source, line, rule, text) for source, line, day, rule, text in rows]
-        return CheckedBatch(None, "", [checked.filter(valid).drop_columns(["failed_rule", "payload"])], explain, [], {})
+        return CheckedBatch(None, "", [waiting], explain, [], {})
 
     def _defer(self, read: Sequence[ReadFile], lines: Sequence[OtherLine]) -> tuple[np.ndarray, np.ndarray]:
         """Keep the lines for the SQL path; the hashes and day ordinals of every id they may hold.
@@ -250,8 +248,7 @@ class BatchChecker:
             elif isinstance(event_id, str) and any("\ud800" <= c <= "\udfff" for c in event_id):
                 unsure.append(self.deferred[-1])  # a lone surrogate escape: SQL's decoding decides
         if unsure:
-            checked = self._check_other_lines(unsure)
-            valid = checked.filter(pc.is_null(checked["failed_rule"]))
+            valid, _ = _split(self._check_other_lines(unsure))
             ids += valid["event_id"].to_pylist()
             days += valid["file_day"].to_pylist()
         return hash_ids(ids, days), np.array([day.toordinal() for day in days], dtype=np.int64)
@@ -278,7 +275,7 @@ class BatchChecker:
         self.cursor.register("batch_lines", table)
         try:
             return self.cursor.sql(f"""
-                SELECT line_number, {first_failure_sql(event_rules())} AS failed_rule, line AS payload, {_typed_columns()},
+                SELECT line_number, {first_failure_sql(event_rules())} AS failed_rule, line AS payload, {typed_columns_sql()},
                        source_file, file_name, file_day
                 FROM (
                     SELECT *, {values}
@@ -329,7 +326,7 @@ class BatchChecker:
         try:
             return self.cursor.sql(f"""
                 SELECT file_index, line_number, {first_failure_sql(event_rules(typed=True))} AS failed_rule,
-                       NULL::VARCHAR AS payload, {_typed_columns()}, {source_file} AS source_file, {file_name} AS file_name, file_day
+                       NULL::VARCHAR AS payload, {typed_columns_sql()}, {source_file} AS source_file, {file_name} AS file_name, file_day
                 FROM {_plain_sql(file_day)}
             """).to_arrow_table()
         finally:
@@ -351,10 +348,6 @@ def _by_file_sql(values: Sequence[str]) -> str:
     return f"[{', '.join(values)}][file_index + 1]"
 
 
-def _typed_columns() -> str:
-    return ", ".join(f'{value_column(spec)} AS "{spec.name}"' for spec in EVENT_SPECS)
-
-
 def _plain_sql(file_day: str) -> str:
     return f"(SELECT *, {file_day} AS file_day FROM batch_lines)"
 
@@ -364,18 +357,22 @@ def _split_checked(checked: pa.Table | None, read: Sequence[ReadFile]) -> tuple[
     explain (day, file, line, SQL verdict, text cut from their file's bytes)."""
     if checked is None:
         return None, []
-    valid = pc.is_null(checked["failed_rule"])
-    refused = checked.filter(pc.invert(valid))
+    waiting, refused = _split(checked)
     explain = [(read[index].day, str(read[index].source), line, rule, read[index].line_bytes(line).decode("utf-8"))
                for index, line, rule in sorted(zip(refused["file_index"].to_pylist(), refused["line_number"].to_pylist(),
                                                    refused["failed_rule"].to_pylist()))]
-    return checked.filter(valid).drop_columns(["file_index", "failed_rule", "payload"]), explain
+    return waiting.drop_columns(["file_index"]), explain
+
+
+def _split(checked: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """Lines checked in SQL: the valid ones, to wait (without their verdict and text), and the refused."""
+    valid = pc.is_null(checked["failed_rule"])
+    return checked.filter(valid).drop_columns(["failed_rule", "payload"]), checked.filter(pc.invert(valid))
 
 
 def _unreadable_lines(read: Sequence[ReadFile], unreadable: Sequence[OtherLine]) -> list[dict]:
     """The lines that are not UTF-8, as quarantined, undecodable bytes as \\xNN escapes."""
-    return [quarantine_row(read[line.file_index].day, str(read[line.file_index].source), line.line_number,
-                           read[line.file_index].line_bytes(line.line_number).decode("utf-8", "backslashreplace"),
+    return [quarantine_row(read[line.file_index].day, str(read[line.file_index].source), line.line_number, line.text,
                            Rejection(None, "<record>", "unreadable", f"<record>: {line.error}"))
             for line in unreadable]
 

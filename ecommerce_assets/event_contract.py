@@ -8,7 +8,16 @@ from __future__ import annotations
 from functools import cache
 
 from ecommerce_assets.contracts import EVENT_REQUIREMENTS, Event
-from ecommerce_assets.validation import Rule, duplicate_key_rule, field_rules, field_specs, requirement_rule, strict_json_rule, window_rule
+from ecommerce_assets.validation import (
+    Rule,
+    duplicate_key_rule,
+    field_rules,
+    field_specs,
+    requirement_rule,
+    strict_json_rule,
+    value_column,
+    window_rule,
+)
 
 EVENTS_TABLE = "events"
 EVENT_SPECS = field_specs(Event)
@@ -19,6 +28,11 @@ EVENT_COLUMNS = {
     "_source_line": "BIGINT",
     "_loaded_at": "TIMESTAMP",
 }
+
+
+def typed_columns_sql() -> str:
+    """SQL naming each field's typed value column (`value_column`) as the field itself."""
+    return ", ".join(f'{value_column(spec)} AS "{spec.name}"' for spec in EVENT_SPECS)
 
 
 @cache

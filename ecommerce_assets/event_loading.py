@@ -30,9 +30,8 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow as pa
 
-from ecommerce_assets.event_contract import EVENT_COLUMNS, EVENT_SPECS, EVENTS_TABLE
+from ecommerce_assets.event_contract import EVENT_COLUMNS, EVENT_SPECS, EVENTS_TABLE, typed_columns_sql
 from ecommerce_assets.loading import DUPLICATE_RULE, LoadResult
-from ecommerce_assets.validation import value_column
 from ecommerce_assets.warehouse import (
     Window,
     ensure_tables,
@@ -53,17 +52,9 @@ DayFile = tuple[date, Path]
 
 def _append_plain(con: duckdb.DuckDBPyConnection, batch: CheckedBatch) -> None:
     """Append the batch's plain lines to keep, which obey the contract and are no suspects, straight to raw.events."""
-    values = ", ".join(value_column(spec) for spec in EVENT_SPECS)
-    event_time = value_column(next(spec for spec in EVENT_SPECS if spec.name == "event_time"))
     con.register("events_plain", batch.plain)
     try:
-        con.execute(
-            f"""
-            INSERT INTO {qualified(EVENTS_TABLE)}
-            SELECT {values}, CAST({event_time} AS DATE), {batch.file_name}, line_number, now()::TIMESTAMP
-            FROM events_plain WHERE keep
-            """
-        )
+        _append_rows(con, f"SELECT {typed_columns_sql()}, {batch.file_name} AS file_name, line_number FROM events_plain WHERE keep")
     finally:
         con.unregister("events_plain")
 

@@ -244,8 +244,12 @@ def _column(chunk: ScannedChunk, kind: int, row: int, present: np.ndarray) -> pa
 class OtherLine:
     file_index: int
     line_number: int
-    text: str | None  # None: the line is not UTF-8
-    error: str | None = None
+    text: str  # undecodable bytes as \\xNN escapes when the line is not UTF-8
+    error: str | None = None  # why the line is not UTF-8
+
+    @property
+    def readable(self) -> bool:
+        return self.error is None
 
 
 def other_lines(files: Sequence[ReadFile]) -> list[OtherLine]:
@@ -258,7 +262,7 @@ def other_lines(files: Sequence[ReadFile]) -> list[OtherLine]:
                 try:
                     found.append(OtherLine(file.index, int(k) + first, raw.decode("utf-8")))
                 except UnicodeDecodeError as error:
-                    found.append(OtherLine(file.index, int(k) + first, None,
+                    found.append(OtherLine(file.index, int(k) + first, raw.decode("utf-8", "backslashreplace"),
                                            f"not UTF-8 text: byte {raw[error.start]:#04x} at column {error.start + 1} ({error.reason})"))
     return found
 
@@ -281,11 +285,11 @@ class SeenIds:
     """
 
     def __init__(self, expected_ids: dict[date, int]) -> None:
-        self._expected = expected_ids
-        self._bits: dict[date, np.ndarray] = {}
+        self._expected = {day.toordinal(): ids for day, ids in expected_ids.items()}
+        self._bits: dict[int, np.ndarray] = {}  # by day ordinal, as the hashes' days come
 
     def forget_before(self, day: date) -> None:
-        for earlier in [d for d in self._bits if d < day]:
+        for earlier in [d for d in self._bits if d < day.toordinal()]:
             del self._bits[earlier]
 
     def suspects(self, hashes: np.ndarray, days: np.ndarray) -> np.ndarray:
@@ -293,18 +297,18 @@ class SeenIds:
         suspect = np.zeros(len(hashes), dtype=bool)
         one_day = len(days) == 0 or days.min() == days.max()  # nearly every batch: no sort, no copies
         for ordinal in days[:1] if one_day else np.unique(days):
-            day = date.fromordinal(int(ordinal))
-            if day not in self._bits:
-                words = 1 << max((self._expected.get(day, 0) // 2).bit_length(), 10)  # 32 bits or more per id
-                self._bits[day] = np.zeros(words, dtype=np.uint64)
-            if one_day:
-                mark_repeats(np.ascontiguousarray(hashes), self._bits[day], suspect)
-                continue
-            on_day = np.flatnonzero(days == ordinal)
-            marked = np.zeros(len(on_day), dtype=bool)
-            mark_repeats(np.ascontiguousarray(hashes[on_day]), self._bits[day], marked)
+            on_day = slice(None) if one_day else np.flatnonzero(days == ordinal)
+            day_hashes = np.ascontiguousarray(hashes[on_day])
+            marked = np.zeros(len(day_hashes), dtype=bool)
+            mark_repeats(day_hashes, self._day_bits(int(ordinal)), marked)
             suspect[on_day] = marked
         return suspect
+
+    def _day_bits(self, ordinal: int) -> np.ndarray:
+        if ordinal not in self._bits:
+            words = 1 << max((self._expected.get(ordinal, 0) // 2).bit_length(), 10)  # 32 bits or more per id
+            self._bits[ordinal] = np.zeros(words, dtype=np.uint64)
+        return self._bits[ordinal]
 
 
 def hash_ids(ids: Sequence[str], days: Sequence[date]) -> np.ndarray:

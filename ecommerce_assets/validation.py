@@ -220,7 +220,7 @@ def field_rules(spec: FieldSpec, typed: bool = False) -> list[Rule]:
     type (`line_scanner`'s plain lines), where the value is NULL exactly when the JSON
     text is missing or null: presence reads the value, and the type rule holds.
     """
-    raw, value = (value_column(spec) if typed else raw_column(spec)), value_column(spec)
+    raw, value = _presence_column(spec, typed), value_column(spec)
     rules = []
     if not spec.nullable:
         rules.append(Rule(spec.name, "missing", f"{raw} IS NOT NULL", raw, on_missing=True))
@@ -233,6 +233,12 @@ def field_rules(spec: FieldSpec, typed: bool = False) -> list[Rule]:
         if compiled := _constraint_sql(spec, constraint, value):
             rules.append(Rule(spec.name, *compiled, raw))
     return rules
+
+
+def _presence_column(spec: FieldSpec, typed: bool) -> str:
+    """The column that is NULL exactly when the field is missing or null: its JSON text, or a
+    typed value (a reader's, from JSON of the field's own type)."""
+    return value_column(spec) if typed else raw_column(spec)
 
 
 def _type_ok(spec: FieldSpec) -> str:
@@ -250,7 +256,7 @@ def requirement_rule(requirement: RequiredWhen, specs: dict[str, FieldSpec], typ
     applies = f"{event_type} IN ({types_sql})"
     if requirement.page_prefix:
         applies += f" OR starts_with({page}, {sql_literal(requirement.page_prefix)})"
-    raw = (value_column if typed else raw_column)(specs[requirement.field])
+    raw = _presence_column(specs[requirement.field], typed)
     return Rule(requirement.field, "required", f"CASE WHEN {raw} IS NOT NULL THEN true ELSE NOT ({applies}) END")
 
 
