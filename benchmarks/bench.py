@@ -170,7 +170,12 @@ def same_volume_as(events: int, measured: date, reference: date) -> int:
 def bench_history_and_peer(report: Report, scale: float) -> None:
     """The same daily run with 2 and with 60 days loaded, on days of equal volume and clean
     data so that the peer's plain loader sees the same rows; then the peer on day 61 from
-    the same starting state."""
+    the same starting state.
+
+    The two are measured side by side, alternating day 3 on a copy of the warehouse with 2
+    days loaded and day 61 on the warehouse with 60: run one after the other, minutes apart,
+    a change in this machine's speed between them read as the cost of history (in one bench
+    the `raw/events` step, which history hardly touches, took 24% longer on day 61)."""
     events = int(DAY * scale)
     size = f"{events:,} events/day"
     shop = BenchShop(WORK / "history", START).create()
@@ -178,17 +183,22 @@ def bench_history_and_peer(report: Report, scale: float) -> None:
     last = day(HISTORY_DAYS + 1)
     shop.generate(last, last, same_volume_as(events, last, day(3)), clean=True)
     shop.whole_graph(day(1), day(2))
-    day_3 = repeat_runs(report.repeat, lambda: shop.whole_graph(day(3)))
-    t_2 = record_runs(report, "history", "one partition of the whole graph, 2 days loaded", size, day_3,
-                      job_command(day(3)))
-    shop.whole_graph(day(4), day(HISTORY_DAYS))
+    early = BenchShop(WORK / "history-2-days", START).create()
+    early.landing.symlink_to(shop.landing)
+    shutil.copy(shop.db, early.db)
+    shop.whole_graph(day(3), day(HISTORY_DAYS))
     before = WORK / "history-before.duckdb"
     shutil.copy(shop.db, before)
-    day_61 = repeat_runs(report.repeat, lambda: shop.whole_graph(day(HISTORY_DAYS + 1)))
+    day_3, day_61 = [], []
+    for _ in range(report.repeat):
+        day_3.append(early.whole_graph(day(3)))
+        day_61.append(shop.whole_graph(day(HISTORY_DAYS + 1)))
+    t_2 = record_runs(report, "history", "one partition of the whole graph, 2 days loaded", size, day_3,
+                      job_command(day(3)))
     t_60 = record_runs(report, "history", f"one partition of the whole graph, {HISTORY_DAYS} days loaded", size,
                        day_61, job_command(day(HISTORY_DAYS + 1)))
     report.ratio("history", f"day {HISTORY_DAYS} / day 2", size, round(t_60 / t_2, 2),
-                 "the two lines above", "<= 1.2", t_60 / t_2 <= 1.2)
+                 "the two lines above, alternating", "<= 1.2", t_60 / t_2 <= 1.2)
 
     peer_shop = BenchShop(WORK / "peer", START).create()
     peer_shop.landing.symlink_to(shop.landing)
