@@ -1,10 +1,10 @@
 """Ingest benchmark: landing files -> raw.events, events per second and peak memory.
 
 For each size, one synthetic day is generated once, then each scenario runs in a fresh
-child process (so peak resident memory is that scenario's own), three times; the median
-is reported. The baseline, in the same command on the same files, is DuckDB's own
-`read_ndjson` into a table with no validation, deduplication or quarantine: the ratio
-says what the contract costs on this machine, whatever its speed today.
+child process (so peak resident memory is that scenario's own), three times, ours and the
+baseline taking turns; the median is reported. The baseline, in the same command on the
+same files, is DuckDB's own `read_ndjson` into a table with no validation, deduplication or
+quarantine: the ratio says what the contract costs on this machine, whatever its speed today.
 
     python benchmarks/bench_ingest.py [--sizes 1000000 10000000] [--repeat 3]
 """
@@ -78,8 +78,7 @@ def run_child(code: str, landing: Path, workdir: Path, memory_limit: str) -> dic
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def median_run(code: str, landing: Path, workdir: Path, repeat: int, memory_limit: str) -> dict:
-    runs = [run_child(code, landing, workdir, memory_limit) for _ in range(repeat)]
+def summary(runs: list[dict]) -> dict:
     seconds = statistics.median(r["seconds"] for r in runs)
     return {
         "seconds_median": round(seconds, 3),
@@ -91,6 +90,15 @@ def median_run(code: str, landing: Path, workdir: Path, repeat: int, memory_limi
     }
 
 
+def side_by_side(landing: Path, workdir: Path, repeat: int, memory_limit: str) -> tuple[dict, dict]:
+    """Ours and the baseline, taking turns: this machine's speed drifts within minutes."""
+    ours, baseline = [], []
+    for _ in range(repeat):
+        ours.append(run_child(OURS, landing, workdir, memory_limit))
+        baseline.append(run_child(BASELINE, landing, workdir, memory_limit))
+    return summary(ours), summary(baseline)
+
+
 def bench_size(events: int, repeat: int, memory_limit: str, root: Path) -> dict:
     from ecommerce_assets.sources.synthetic import ShopConfig, generate_landing
 
@@ -98,8 +106,7 @@ def bench_size(events: int, repeat: int, memory_limit: str, root: Path) -> dict:
     started = time.perf_counter()
     generate_landing(landing, DAY, DAY, ShopConfig(events_per_day=events))
     generated = time.perf_counter() - started
-    ours = median_run(OURS, landing, root, repeat, memory_limit)
-    baseline = median_run(BASELINE, landing, root, repeat, memory_limit)
+    ours, baseline = side_by_side(landing, root, repeat, memory_limit)
     shutil.rmtree(landing)
     return {
         "scenario": "ingest",
