@@ -67,7 +67,7 @@ from ecommerce_assets.validation import (
     value_column,
     value_sql,
 )
-from ecommerce_assets.warehouse import configure_session
+from ecommerce_assets.warehouse import configure_session, registered
 
 # Text read per batch: the batch's bytes and typed columns are held in memory at once
 # (`AHEAD` + 1 times: batches are read while one is appended). A file larger than a part
@@ -272,8 +272,7 @@ class BatchChecker:
         })
         raws = ", ".join(f"{raw_sql(i)}::VARCHAR AS {raw_column(spec)}" for i, spec in enumerate(EVENT_SPECS))
         values = ", ".join(f"{value_sql(spec)} AS {value_column(spec)}" for spec in EVENT_SPECS)
-        self.cursor.register("batch_lines", table)
-        try:
+        with registered(self.cursor, "batch_lines", table):
             return self.cursor.sql(f"""
                 SELECT line_number, {first_failure_sql(event_rules())} AS failed_rule, line AS payload, {typed_columns_sql()},
                        source_file, file_name, file_day
@@ -289,8 +288,6 @@ class BatchChecker:
                     )
                 )
             """).to_arrow_table()
-        finally:
-            self.cursor.unregister("batch_lines")
 
     def _suspects(self, plain: PlainLines, other_ids: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """Which plain lines are suspects, from the ids seen so far; the batch's ids are then seen.
@@ -312,25 +309,19 @@ class BatchChecker:
         """
         table = plain.table.append_column("suspect", pa.array(suspect))
         table = table.append_column("position", pa.array(np.arange(table.num_rows)))
-        self.cursor.register("batch_lines", table)
-        try:
+        with registered(self.cursor, "batch_lines", table):
             return self.cursor.sql(
                 f"SELECT position FROM {_plain_sql(file_day)} WHERE suspect OR NOT coalesce({all_rules_sql(event_rules(typed=True))}, false)"
             ).fetchnumpy()["position"]
-        finally:
-            self.cursor.unregister("batch_lines")
 
     def _check_plain_lines(self, leftovers: pa.Table, file_day: str, file_name: str, source_file: str) -> pa.Table:
         """The plain lines that break a rule or wait, each with its first broken rule, file and day."""
-        self.cursor.register("batch_lines", leftovers)
-        try:
+        with registered(self.cursor, "batch_lines", leftovers):
             return self.cursor.sql(f"""
                 SELECT file_index, line_number, {first_failure_sql(event_rules(typed=True))} AS failed_rule,
                        NULL::VARCHAR AS payload, {typed_columns_sql()}, {source_file} AS source_file, {file_name} AS file_name, file_day
                 FROM {_plain_sql(file_day)}
             """).to_arrow_table()
-        finally:
-            self.cursor.unregister("batch_lines")
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from ecommerce_assets.warehouse import (
     ensure_tables,
     insert_arrow,
     qualified,
+    registered,
     rejected_table,
     rejects_table,
     scalar,
@@ -52,20 +53,14 @@ DayFile = tuple[date, Path]
 
 def _append_plain(con: duckdb.DuckDBPyConnection, batch: CheckedBatch) -> None:
     """Append the batch's plain lines to keep, which obey the contract and are no suspects, straight to raw.events."""
-    con.register("events_plain", batch.plain)
-    try:
+    with registered(con, "events_plain", batch.plain):
         _append_rows(con, f"SELECT {typed_columns_sql()}, {batch.file_name} AS file_name, line_number FROM events_plain WHERE keep")
-    finally:
-        con.unregister("events_plain")
 
 
 def _keep_waiting(con: duckdb.DuckDBPyConnection, waiting: pa.Table) -> None:
     """Valid lines that wait as suspects (every valid line the SQL path read among them) wait for `_settle_suspects`."""
-    con.register("events_waiting", waiting)
-    try:
+    with registered(con, "events_waiting", waiting):
         con.execute("INSERT INTO events_suspects BY NAME SELECT * FROM events_waiting")
-    finally:
-        con.unregister("events_waiting")
 
 
 def _append_rows(con: duckdb.DuckDBPyConnection, rows: str) -> None:

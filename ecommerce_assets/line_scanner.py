@@ -319,7 +319,7 @@ def _kernel(buf, start, end, name_bytes, name_offsets, types, rows, id_field, se
         # A line's end is found as it is read: no byte of a plain line is looked at twice.
         i = _skip_blanks(buf, s, end)
         kind = OTHER
-        e = -1
+        e = s  # the line's end, or (other lines) where the search for its newline starts
         if i == end or buf[i] == 10:
             kind = BLANK
             e = i
@@ -408,8 +408,6 @@ def _kernel(buf, start, end, name_bytes, name_offsets, types, rows, id_field, se
                         break
                     i = _skip_blanks(buf, i + 1, end)
                     position += 1
-            if kind == OTHER:
-                e = -1
             if kind == PLAIN:
                 for k in range(fields):
                     has = (given >> k) & 1
@@ -419,8 +417,7 @@ def _kernel(buf, start, end, name_bytes, name_offsets, types, rows, id_field, se
                         string_offsets[row, plain + 1] = string_end[row] if has else string_offsets[row, plain]
                 plain_lines[plain] = line
                 plain += 1
-        if e < 0:
-            e = s
+        if kind == OTHER:
             while e < end and buf[e] != 10:
                 e += 1
         starts[line] = s

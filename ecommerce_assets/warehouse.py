@@ -151,15 +151,22 @@ def replace_rows(
         insert_arrow(con, rejected_table(table), rejects)
 
 
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, rows: pa.Table) -> Iterator[None]:
+    """An Arrow table readable in SQL as `name` for a while, without copying it."""
+    con.register(name, rows)
+    try:
+        yield
+    finally:
+        con.unregister(name)
+
+
 def insert_arrow(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
     """Append an Arrow table to a raw table, matching columns by name."""
     if not rows.num_rows:
         return
-    con.register("incoming_rows", rows)
-    try:
+    with registered(con, "incoming_rows", rows):
         con.execute(f"INSERT INTO {qualified(table)} BY NAME SELECT * FROM incoming_rows")
-    finally:
-        con.unregister("incoming_rows")
 
 
 def rejects_table(rows: Sequence[dict]) -> pa.Table:
