@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow as pa
 
-from ecommerce_assets.event_contract import EVENT_COLUMNS, EVENT_SPECS, EVENTS_TABLE, typed_columns_sql
+from ecommerce_assets.event_contract import EVENT_COLUMNS, EVENT_SPECS, EVENT_STORAGE, EVENTS_TABLE, typed_columns_sql
 from ecommerce_assets.loading import DUPLICATE_RULE, LoadResult
 from ecommerce_assets.warehouse import (
     Window,
@@ -130,7 +130,7 @@ def load_event_days(con: duckdb.DuckDBPyConnection, files_by_day: Mapping[date, 
     if len(days) != (window[1] - window[0]).days:
         raise ValueError(f"the days to load must follow one another, got {[d.isoformat() for d in days]}")
     files = [(day, path) for day in days for path in files_by_day[day]]
-    ensure_tables(con, EVENTS_TABLE, EVENT_COLUMNS)
+    ensure_tables(con, EVENTS_TABLE, EVENT_COLUMNS, EVENT_STORAGE)
     rejections: list[dict] = []
     blank: Counter[date] = Counter()
     fields = ", ".join(f'"{spec.name}" {spec.sql_type}' for spec in EVENT_SPECS)

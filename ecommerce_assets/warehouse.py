@@ -6,7 +6,7 @@ together, or, on failure, the warehouse is left exactly as it was.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -58,8 +58,10 @@ def rejected_table(table: str) -> str:
     return f"{table}_rejected"
 
 
-def create_table_sql(table: str, columns: dict[str, str]) -> str:
-    body = ", ".join(f'"{name}" {sql_type}' for name, sql_type in columns.items())
+def create_table_sql(table: str, columns: dict[str, str], storage: Mapping[str, str] | None = None) -> str:
+    """`storage`: how DuckDB stores some columns (`USING COMPRESSION ...`), by name."""
+    storage = storage or {}
+    body = ", ".join(f'"{name}" {sql_type}' + (f" {storage[name]}" if name in storage else "") for name, sql_type in columns.items())
     return f"CREATE TABLE IF NOT EXISTS {qualified(table)} ({body})"
 
 
@@ -67,16 +69,18 @@ class RawTableShapeError(ValueError):
     """A raw table exists with other columns than this version writes."""
 
 
-def ensure_tables(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str]) -> None:
-    """The table and its quarantine sibling, created if missing, and checked if not.
+def ensure_tables(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str],
+                  storage: Mapping[str, str] | None = None) -> None:
+    """The table (with `storage`, see `create_table_sql`) and its quarantine sibling, created
+    if missing, and checked if not.
 
     An existing table keeps the columns it was created with, and rows are appended by
     position: a table from another version of the project is refused before anything is
     written, rather than loaded into the wrong columns or failing half-way.
     """
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
-    for name, shape in ((table, columns), (rejected_table(table), REJECTED_COLUMNS)):
-        con.execute(create_table_sql(name, shape))
+    for name, shape, how in ((table, columns, storage), (rejected_table(table), REJECTED_COLUMNS, None)):
+        con.execute(create_table_sql(name, shape, how))
         check_table_shape(con, name, shape)
 
 

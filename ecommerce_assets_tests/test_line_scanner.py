@@ -14,7 +14,17 @@ from ecommerce_assets.event_batches import reader_schema
 from ecommerce_assets.event_contract import EVENT_SPECS
 from ecommerce_assets.event_loading import load_events
 from ecommerce_assets.event_reading import BatchReader, FilePart, ReadFile, SeenIds, plain_lines
-from ecommerce_assets.line_scanner import BLANK, OTHER, PLAIN, chunk_bounds, hash_text, mark_repeats, scan_chunk
+from ecommerce_assets.line_scanner import (
+    BLANK,
+    COUNT_WINDOW,
+    OTHER,
+    PLAIN,
+    chunk_bounds,
+    count_lines,
+    hash_text,
+    mark_repeats,
+    scan_chunk,
+)
 from ecommerce_assets.warehouse import connect
 
 from .test_load_events import WINDOW, add_to_cart, event, write_lines
@@ -124,6 +134,19 @@ def test_repeats_mark_every_delivery_of_the_batch_and_later_ones():
     later = np.zeros(2, dtype=bool)
     mark_repeats(np.array([6, 8], dtype=np.uint64), bits, later)
     assert list(later) == [True, False]
+
+
+def test_a_hash_sharing_only_its_low_bits_with_a_repeat_is_no_repeat():
+    marked = np.zeros(3, dtype=bool)
+    mark_repeats(np.array([5, 5 + (1 << 16), 5], dtype=np.uint64), np.zeros(1024, dtype=np.uint64), marked)
+    assert list(marked) == [True, False, True]
+
+
+@pytest.mark.parametrize("size", [0, 1, COUNT_WINDOW - 1, COUNT_WINDOW, 3 * COUNT_WINDOW + 17])
+def test_lines_are_counted_across_the_comparison_windows(size):
+    text = np.random.default_rng(size).choice(np.array([10, 32, 97], dtype=np.uint8), size)
+    for start, end in [(0, size), (size // 3, size), (size // 3, 2 * size // 3 + 1)]:
+        assert count_lines(text, start, end) == int(np.count_nonzero(text[start:end] == 10)) + 1
 
 
 def test_seen_ids_are_per_day_and_forgotten_once_the_day_is_done():

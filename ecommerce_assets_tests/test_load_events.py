@@ -470,6 +470,17 @@ def test_timestamps_land_as_utc_microseconds(con, tmp_path):
     assert column_type == "TIMESTAMP" and value == "2026-11-20 10:30:00.123456"
 
 
+def test_event_ids_are_stored_as_they_are_and_the_rest_compressed(con, tmp_path):
+    lines = [json.dumps(event(f"{n:032x}", session_id=f"s{n % 7}")) for n in range(3000)]
+    load_events(con, [write_lines(tmp_path / "d1.jsonl", lines)], WINDOW)
+    con.execute("CHECKPOINT")
+    stored = dict(con.execute(
+        "SELECT column_name, string_agg(DISTINCT compression, ',') FROM pragma_storage_info('raw.events') "
+        "WHERE segment_type = 'VARCHAR' GROUP BY 1"
+    ).fetchall())
+    assert stored["event_id"] == "Uncompressed" and stored["session_id"] != "Uncompressed"
+
+
 def two_days_of_files(root: Path) -> dict[date, list[Path]]:
     """Day 1 and day 2, each with two files: per-day duplicates, an id shared by both days
     (a different event each day), and a day-1 event delivered in a day-2 file."""
