@@ -26,6 +26,7 @@ from pathlib import Path
 from ecommerce_assets.settings import DUCKDB_FILE
 
 DAY = date(2026, 11, 20)
+TARGET_EVENTS = 10_000_000  # the bar (events/s, peak memory) is set on a day this large
 RESULTS = Path(__file__).parent / "results"
 
 OURS = """
@@ -119,8 +120,14 @@ def bench_size(events: int, repeat: int, memory_limit: str, root: Path) -> dict:
             "events_per_second_min": 500_000,
             "peak_rss_mb_max": 2048,
             "met": ours["events_per_second"] >= 500_000 and ours["peak_rss_mb"] < 2048,
-        },
+        } if events >= TARGET_EVENTS else None,
     }
+
+
+def _verdict(targets: dict | None) -> str:
+    if targets is None:
+        return "- (set at 10M)"
+    return "met" if targets["met"] else "MISSED"
 
 
 def machine() -> dict:
@@ -144,7 +151,7 @@ def main() -> int:
     for r in results:
         o, b = r["ours"], r["baseline_read_ndjson"]
         print(f"{r['events_per_day']:>12,} {o['events_per_second']:>12,} {o['peak_rss_mb']:>9,.0f} "
-              f"{b['events_per_second']:>14,} {r['time_ratio_vs_baseline']:>6}  {'met' if r['targets']['met'] else 'MISSED'}")
+              f"{b['events_per_second']:>14,} {r['time_ratio_vs_baseline']:>6}  {_verdict(r['targets'])}")
     print(f"written: {RESULTS / 'ingest.json'}")
     return 0
 

@@ -67,7 +67,7 @@ from ecommerce_assets.validation import (
     value_column,
     value_sql,
 )
-from ecommerce_assets.warehouse import configure_session, registered
+from ecommerce_assets.warehouse import configure_session, over_arrow
 
 # Text read per batch: the batch's bytes and typed columns are held in memory at once
 # (`AHEAD` + 1 times: batches are read while one is appended). A file larger than a part
@@ -277,22 +277,21 @@ class BatchChecker:
         })
         raws = ", ".join(f"{raw_sql(i)}::VARCHAR AS {raw_column(spec)}" for i, spec in enumerate(EVENT_SPECS))
         values = ", ".join(f"{value_sql(spec)} AS {value_column(spec)}" for spec in EVENT_SPECS)
-        with registered(self.cursor, "batch_lines", table):
-            return self.cursor.sql(f"""
-                SELECT line_number, {first_failure_sql(event_rules())} AS failed_rule, line AS payload, {typed_columns_sql()},
-                       source_file, file_name, file_day
+        return over_arrow(self.cursor, "batch_lines", table, f"""
+            SELECT line_number, {first_failure_sql(event_rules())} AS failed_rule, line AS payload, {typed_columns_sql()},
+                   source_file, file_name, file_day
+            FROM (
+                SELECT *, {values}
                 FROM (
-                    SELECT *, {values}
+                    SELECT *, {found_keys_sql(EVENT_SPECS)} AS found_keys, {raws}
                     FROM (
-                        SELECT *, {found_keys_sql(EVENT_SPECS)} AS found_keys, {raws}
-                        FROM (
-                            SELECT *, json_extract(CASE WHEN parsed THEN line END, {json_paths_sql(EVENT_SPECS)}) AS j,
-                                   CASE WHEN parsed THEN len(json_keys(line)) END AS key_count
-                            FROM (SELECT *, json_valid(line) AND {strict_json_end_sql('line')} AS parsed FROM batch_lines)
-                        )
+                        SELECT *, json_extract(CASE WHEN parsed THEN line END, {json_paths_sql(EVENT_SPECS)}) AS j,
+                               CASE WHEN parsed THEN len(json_keys(line)) END AS key_count
+                        FROM (SELECT *, json_valid(line) AND {strict_json_end_sql('line')} AS parsed FROM batch_lines)
                     )
                 )
-            """).to_arrow_table()
+            )
+        """).to_arrow_table()
 
     def _suspects(self, plain: PlainLines, other_ids: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """Which plain lines are suspects, from the ids seen so far; the batch's ids are then seen.
@@ -317,13 +316,12 @@ class BatchChecker:
         table = plain.table.append_column("suspect", pa.array(suspect))
         table = table.append_column("position", pa.array(np.arange(table.num_rows)))
         rules = event_rules(typed=True)
-        with registered(self.cursor, "batch_lines", table):
-            return self.cursor.sql(f"""
-                SELECT position, file_index, line_number, {first_failure_sql(rules)} AS failed_rule,
-                       NULL::VARCHAR AS payload, {typed_columns_sql()}, {source_file} AS source_file, {file_name} AS file_name, file_day
-                FROM {_plain_sql(file_day)}
-                WHERE suspect OR NOT coalesce({all_rules_sql(rules)}, false)
-            """).to_arrow_table()
+        return over_arrow(self.cursor, "batch_lines", table, f"""
+            SELECT position, file_index, line_number, {first_failure_sql(rules)} AS failed_rule,
+                   NULL::VARCHAR AS payload, {typed_columns_sql()}, {source_file} AS source_file, {file_name} AS file_name, file_day
+            FROM {_plain_sql(file_day)}
+            WHERE suspect OR NOT coalesce({all_rules_sql(rules)}, false)
+        """).to_arrow_table()
 
 
 @dataclass(frozen=True)

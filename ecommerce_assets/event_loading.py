@@ -37,7 +37,7 @@ from ecommerce_assets.warehouse import (
     ensure_tables,
     insert_arrow,
     qualified,
-    registered,
+    over_arrow,
     rejected_table,
     rejects_table,
     scalar,
@@ -53,26 +53,23 @@ DayFile = tuple[date, Path]
 
 def _append_plain(con: duckdb.DuckDBPyConnection, batch: CheckedBatch) -> None:
     """Append the batch's plain lines to keep, which obey the contract and are no suspects, straight to raw.events."""
-    with registered(con, "events_plain", batch.plain):
-        _append_rows(con, f"SELECT {typed_columns_sql()}, {batch.file_name} AS file_name, line_number FROM events_plain WHERE keep")
+    rows = f"SELECT {typed_columns_sql()}, {batch.file_name} AS file_name, line_number FROM events_plain WHERE keep"
+    over_arrow(con, "events_plain", batch.plain, _append_sql(rows))
 
 
 def _keep_waiting(con: duckdb.DuckDBPyConnection, waiting: pa.Table) -> None:
     """Valid lines that wait as suspects (every valid line the SQL path read among them) wait for `_settle_suspects`."""
-    with registered(con, "events_waiting", waiting):
-        con.execute("INSERT INTO events_suspects BY NAME SELECT * FROM events_waiting")
+    over_arrow(con, "events_waiting", waiting, "INSERT INTO events_suspects BY NAME SELECT * FROM events_waiting")
 
 
-def _append_rows(con: duckdb.DuckDBPyConnection, rows: str) -> None:
-    """Append staged rows (with `file_name` and `line_number`) to raw.events."""
+def _append_sql(rows: str) -> str:
+    """The statement appending staged rows (with `file_name` and `line_number`) to raw.events."""
     columns = ", ".join(f'"{spec.name}"' for spec in EVENT_SPECS)
-    con.execute(
-        f"""
+    return f"""
         INSERT INTO {qualified(EVENTS_TABLE)}
         SELECT {columns}, CAST(event_time AS DATE), file_name, line_number, now()::TIMESTAMP
         FROM ({rows})
-        """
-    )
+    """
 
 
 def _settle_suspects(con: duckdb.DuckDBPyConnection, window: Window) -> None:
@@ -92,7 +89,7 @@ def _settle_suspects(con: duckdb.DuckDBPyConnection, window: Window) -> None:
         SELECT * FROM ranked WHERE delivery > 1 OR (event_id, file_day) IN (SELECT (event_id, file_day) FROM loaded_before)
         """
     )
-    _append_rows(con, "SELECT * FROM events_suspects WHERE rowid NOT IN (SELECT suspect_rowid FROM events_duplicates)")
+    con.execute(_append_sql("SELECT * FROM events_suspects WHERE rowid NOT IN (SELECT suspect_rowid FROM events_duplicates)"))
 
 
 def _quarantine_duplicates(con: duckdb.DuckDBPyConnection) -> None:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import re
+import weakref
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
 from ecommerce_assets import event_batches, event_loading
 from ecommerce_assets.contracts import Event, day_window
 from ecommerce_assets.event_loading import load_event_days, load_events
 from ecommerce_assets.validation import explain
-from ecommerce_assets.warehouse import RawTableShapeError, connect, shape_differences
+from ecommerce_assets.warehouse import RawTableShapeError, connect, over_arrow, shape_differences, transaction
 
 DAY = date(2026, 11, 20)
 WINDOW = day_window(DAY)
@@ -479,6 +483,19 @@ def test_event_ids_are_stored_as_they_are_and_the_rest_compressed(con, tmp_path)
         "WHERE segment_type = 'VARCHAR' GROUP BY 1"
     ).fetchall())
     assert stored["event_id"] == "Uncompressed" and stored["session_id"] != "Uncompressed"
+
+
+def test_a_batch_appended_in_a_load_is_not_held_until_the_load_commits(con):
+    values = np.arange(1000, dtype=np.int64)
+    held = weakref.ref(values)
+    rows = pa.table({"x": pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])})
+    con.execute("CREATE TABLE appended (x BIGINT)")
+    with transaction(con):
+        over_arrow(con, "rows", rows, "INSERT INTO appended SELECT x FROM rows")
+        del rows, values
+        gc.collect()
+        assert held() is None  # a registered view would keep the batch's memory to the commit
+    assert con.execute("SELECT count(*), sum(x) FROM appended").fetchone() == (1000, 499500)
 
 
 def two_days_of_files(root: Path) -> dict[date, list[Path]]:
