@@ -26,7 +26,10 @@ from pathlib import Path
 from ecommerce_assets.settings import DUCKDB_FILE
 
 DAY = date(2026, 11, 20)
-TARGET_EVENTS = 10_000_000  # the bar (events/s, peak memory) is set on a day this large
+# The bar, set on a day this large.
+TARGET_EVENTS = 10_000_000
+EVENTS_PER_SECOND_MIN = 500_000
+PEAK_RSS_MB_MAX = 2048
 RESULTS = Path(__file__).parent / "results"
 
 OURS = """
@@ -117,9 +120,9 @@ def bench_size(events: int, repeat: int, memory_limit: str, root: Path) -> dict:
         "baseline_read_ndjson": baseline,
         "time_ratio_vs_baseline": round(ours["seconds_median"] / baseline["seconds_median"], 2),
         "targets": {
-            "events_per_second_min": 500_000,
-            "peak_rss_mb_max": 2048,
-            "met": ours["events_per_second"] >= 500_000 and ours["peak_rss_mb"] < 2048,
+            "events_per_second_min": EVENTS_PER_SECOND_MIN,
+            "peak_rss_mb_max": PEAK_RSS_MB_MAX,
+            "met": ours["events_per_second"] >= EVENTS_PER_SECOND_MIN and ours["peak_rss_mb"] < PEAK_RSS_MB_MAX,
         } if events >= TARGET_EVENTS else None,
     }
 

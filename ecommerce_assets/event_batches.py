@@ -153,9 +153,7 @@ def checked_batches(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile]) ->
     """
     batch_list = list(batches(files))
     readers = [BatchReader(reader_schema()) for _ in range(AHEAD + 1)]
-    # The checks read only the batch's own columns: a database of their own in memory, with
-    # every core, while the warehouse appends on one.
-    with closing(duckdb.connect()) as checks:
+    with closing(duckdb.connect()) as checks:  # in memory, on every core (module docstring)
         configure_session(checks)
         checker = BatchChecker(checks, files)
 
@@ -319,7 +317,7 @@ class BatchChecker:
         return over_arrow(self.cursor, "batch_lines", table, f"""
             SELECT position, file_index, line_number, {first_failure_sql(rules)} AS failed_rule,
                    NULL::VARCHAR AS payload, {typed_columns_sql()}, {source_file} AS source_file, {file_name} AS file_name, file_day
-            FROM {_plain_sql(file_day)}
+            FROM (SELECT *, {file_day} AS file_day FROM batch_lines)
             WHERE suspect OR NOT coalesce({all_rules_sql(rules)}, false)
         """).to_arrow_table()
 
@@ -337,10 +335,6 @@ class DeferredLine:
 def _by_file_sql(values: Sequence[str]) -> str:
     """SQL giving a row's value from its `file_index`, one value per file of the batch."""
     return f"[{', '.join(values)}][file_index + 1]"
-
-
-def _plain_sql(file_day: str) -> str:
-    return f"(SELECT *, {file_day} AS file_day FROM batch_lines)"
 
 
 def _split_checked(checked: pa.Table | None, read: Sequence[ReadFile]) -> tuple[pa.Table | None, list[tuple]]:

@@ -590,9 +590,7 @@ class _Output:
 
     def write(self, table: pa.Table, per_file: np.ndarray) -> None:
         """Render the rows of a chunk, sorted by file, and append each file's lines."""
-        self.con.register("chunk", table)
-        lines = self.con.sql(_RENDER_SQL).to_arrow_table().column("line")
-        self.con.unregister("chunk")
+        lines = self.con.from_arrow(table).query("chunk", _RENDER_SQL).to_arrow_table().column("line")
         bounds = np.concatenate([[0], np.cumsum(per_file)])
         for k in np.flatnonzero(per_file):
             data = b"".join(_utf8_pieces(lines.slice(int(bounds[k]), int(per_file[k]))))
