@@ -67,7 +67,7 @@ from ecommerce_assets.validation import (
     value_column,
     value_sql,
 )
-from ecommerce_assets.warehouse import configure_session, over_arrow
+from ecommerce_assets.warehouse import configure_session, query_arrow, rejects_table
 
 # Text read per batch: the batch's bytes and typed columns are held in memory at once
 # (`AHEAD` + 1 times: batches are read while one is appended). A file larger than a part
@@ -275,7 +275,7 @@ class BatchChecker:
         })
         raws = ", ".join(f"{raw_sql(i)}::VARCHAR AS {raw_column(spec)}" for i, spec in enumerate(EVENT_SPECS))
         values = ", ".join(f"{value_sql(spec)} AS {value_column(spec)}" for spec in EVENT_SPECS)
-        return over_arrow(self.cursor, "batch_lines", table, f"""
+        return query_arrow(self.cursor, "batch_lines", table, f"""
             SELECT line_number, {first_failure_sql(event_rules())} AS failed_rule, line AS payload, {typed_columns_sql()},
                    source_file, file_name, file_day
             FROM (
@@ -289,7 +289,7 @@ class BatchChecker:
                     )
                 )
             )
-        """).to_arrow_table()
+        """)
 
     def _suspects(self, plain: PlainLines, other_ids: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """Which plain lines are suspects, from the ids seen so far; the batch's ids are then seen.
@@ -314,12 +314,12 @@ class BatchChecker:
         table = plain.table.append_column("suspect", pa.array(suspect))
         table = table.append_column("position", pa.array(np.arange(table.num_rows)))
         rules = event_rules(typed=True)
-        return over_arrow(self.cursor, "batch_lines", table, f"""
+        return query_arrow(self.cursor, "batch_lines", table, f"""
             SELECT position, file_index, line_number, {first_failure_sql(rules)} AS failed_rule,
                    NULL::VARCHAR AS payload, {typed_columns_sql()}, {source_file} AS source_file, {file_name} AS file_name, file_day
             FROM (SELECT *, {file_day} AS file_day FROM batch_lines)
             WHERE suspect OR NOT coalesce({all_rules_sql(rules)}, false)
-        """).to_arrow_table()
+        """)
 
 
 @dataclass(frozen=True)
@@ -368,13 +368,14 @@ def _merged(batch: CheckedBatch, deferred: CheckedBatch) -> CheckedBatch:
                         batch.unreadable, batch.blank)
 
 
-def explain_refused(refused: Sequence[tuple]) -> list[dict]:
-    """Each refused line explained by pydantic (field, rule, reason) against its file's day, as quarantined."""
-    return [
+def explain_refused(refused: Sequence[tuple]) -> pa.Table:
+    """Each refused line explained by pydantic (field, rule, reason) against its file's day: the
+    quarantine's rows, as Arrow (built here, on the explainer's thread, not at the load's end)."""
+    return rejects_table([
         quarantine_row(day, source_file, line_number, payload,
                        explain(Event, payload, {"window": day_window(day)}, sql_label=failed_rule))
         for day, source_file, line_number, failed_rule, payload in refused
-    ]
+    ])
 
 
 def quarantine_row(day: date, source: str, line_number: int, payload: str, why: Rejection) -> dict:

@@ -144,8 +144,8 @@ def load_event_days(con: duckdb.DuckDBPyConnection, files_by_day: Mapping[date, 
                 explained.append(explaining)
             _settle_suspects(con, window)
             _quarantine_duplicates(con)
-        rejections += [rejection for future in explained for rejection in future.result()]
-        insert_arrow(con, rejected_table(EVENTS_TABLE), rejects_table(rejections))
+        refused = [future.result() for future in explained]
+        insert_arrow(con, rejected_table(EVENTS_TABLE), pa.concat_tables([rejects_table(rejections), *refused]))
     for table in ("events_duplicates", "events_suspects"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return _results_by_day(con, days, window, blank)
@@ -154,7 +154,7 @@ def load_event_days(con: duckdb.DuckDBPyConnection, files_by_day: Mapping[date, 
 def _load_batches(con: duckdb.DuckDBPyConnection, files: Sequence[DayFile],
                   explainer: ThreadPoolExecutor) -> Iterator[tuple[dict[date, int], list[dict], Future]]:
     """Load the files batch by batch: per batch, its blank lines by day, its unreadable lines as
-    quarantined, and the explanation of its refused lines under way."""
+    quarantined, and its refused lines' quarantine rows (explained) under way."""
     from ecommerce_assets.event_batches import checked_batches, explain_refused
 
     with _threads(con, _append_threads()):

@@ -165,33 +165,55 @@ def over_arrow(con: duckdb.DuckDBPyConnection, name: str, rows: pa.Table, sql: s
     return con.from_arrow(rows).query(name, sql)
 
 
+def query_arrow(con: duckdb.DuckDBPyConnection, name: str, rows: pa.Table, sql: str) -> pa.Table:
+    """The rows of the query `sql` over an Arrow table it reads as `name`, as Arrow, on a
+    connection that holds no transaction open (the load's checks, in a database of their own).
+
+    Registered for the call: the query binds once, where `over_arrow`'s relation binds it
+    again to derive its columns (the plain lines' checks, a long expression: 37 -> 27 ms a
+    batch). Outside a transaction, unregistering releases the table (`over_arrow`).
+    """
+    con.register(name, rows)
+    try:
+        return con.sql(sql).to_arrow_table()
+    finally:
+        con.unregister(name)
+
+
 def insert_arrow(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
     """Append an Arrow table to a raw table, matching columns by name."""
     if rows.num_rows:
         over_arrow(con, "incoming_rows", rows, f"INSERT INTO {qualified(table)} BY NAME SELECT * FROM incoming_rows")
 
 
-def rejects_table(rows: Sequence[dict]) -> pa.Table:
-    """Rejection dicts as an Arrow table with the `_rejected` schema."""
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    schema = pa.schema(
-        [
-            ("partition_date", pa.date32()),
-            ("source", pa.string()),
-            ("line_number", pa.int64()),
-            ("record_key", pa.string()),
-            ("field", pa.string()),
-            ("rule", pa.string()),
-            ("reason", pa.string()),
-            ("payload", pa.string()),
-            ("rejected_at", pa.timestamp("us")),
-        ]
-    )
-    filled = [
-        {**{name: None for name in schema.names}, "rejected_at": now, **{k: storable(v) for k, v in row.items()}}
-        for row in rows
+REJECTED_SCHEMA = pa.schema(
+    [
+        ("partition_date", pa.date32()),
+        ("source", pa.string()),
+        ("line_number", pa.int64()),
+        ("record_key", pa.string()),
+        ("field", pa.string()),
+        ("rule", pa.string()),
+        ("reason", pa.string()),
+        ("payload", pa.string()),
+        ("rejected_at", pa.timestamp("us")),
     ]
-    return pa.Table.from_pylist(filled, schema=schema)
+)
+
+
+def rejects_table(rows: Sequence[dict]) -> pa.Table:
+    """Rejection dicts as an Arrow table with the `_rejected` schema (a key a row lacks is null;
+    `rejected_at` is now unless given). Built column by column: a 10M-event day refuses some
+    60,000 lines, and a dict per row with every key, as `from_pylist` takes, cost 0.6 s."""
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    columns = []
+    for field in REJECTED_SCHEMA:
+        default = now if field.name == "rejected_at" else None
+        values = [row.get(field.name, default) for row in rows]
+        if pa.types.is_string(field.type):
+            values = [storable(value) for value in values]
+        columns.append(pa.array(values, field.type))
+    return pa.Table.from_arrays(columns, schema=REJECTED_SCHEMA)
 
 
 def storable(value: Any) -> Any:

@@ -101,6 +101,45 @@ def test_plain_values_are_typed_as_json_gives_them():
             assert value == want and type(value) is type(want), (spec.name, line)
 
 
+# Every byte the reader reads strings eight at a time must stop at: the quote, a backslash,
+# a control, DEL and a byte beyond ASCII (as Latin-1 text: any byte value, UTF-8 or not).
+STOPPERS = ['"', "\\", "\x00", "\x1f", "\x7f", "\xe9"]
+
+
+@pytest.mark.parametrize("length", [0, 1, 7, 8, 9, 15, 16, 17, 24, 31, 33])
+def test_strings_of_any_length_read_whole_and_stop_at_any_byte_not_plain(length):
+    text = "".join(chr(97 + k % 26) for k in range(length))
+    values = plain_values(json.dumps(event("i", page="/" + text)), json.dumps(event("j", session_id=text)))
+    assert values[0]["val__page"] == "/" + text and values[1]["val__session_id"] == text
+    for at in range(length):
+        for stopper in STOPPERS:
+            page = "/" + text[:at] + stopper + text[at + 1:]
+            line = ('{"event_id": "s", "page": "' + page + '"}').encode("latin-1")
+            data = np.frombuffer(line + b"\n", dtype=np.uint8)
+            kinds = scan_chunk(data, 0, len(data), reader_schema(), 1).kinds
+            assert list(kinds) == [OTHER], (length, at, stopper)  # never read as plain text
+
+
+@pytest.mark.parametrize("line", ['{"page":"/"}', '{"device":"tablet"}', '{"event_id":"a"}', '{"quantity":3}', "{}"])
+def test_a_last_line_without_its_newline_reads_to_the_last_byte(line):
+    """Keys and strings near the end are read byte by byte where eight at a time would overrun."""
+    for prefix in ["", "\n", "\n" * 7]:
+        data = np.frombuffer((prefix + line).encode(), dtype=np.uint8)
+        chunk = scan_chunk(data, 0, len(data), reader_schema(), 1)
+        assert list(chunk.kinds) == [BLANK] * len(prefix) + [PLAIN], (prefix, line)
+        shorter = np.frombuffer((prefix + line[:-2] + "}").encode(), dtype=np.uint8)  # a broken value
+        assert scan_chunk(shorter, 0, len(shorter), reader_schema(), 1).kinds[-1] == OTHER
+
+
+def test_a_key_of_a_field_name_s_length_but_another_spelling_is_no_field():
+    """The reader first tries the field found at the same place in the line before: a key as long
+    as that field's name, differing in its first, last or a middle byte, is no field."""
+    plain = '{"page":"/","session_id":"s"}'
+    for other in ['{"pagf":"/","session_id":"s"}', '{"xage":"/","session_id":"s"}', '{"page":"/","session_ix":"s"}',
+                  '{"page":"/","sessionXid":"s"}', '{"page":"/","Session_id":"s"}']:
+        assert list(scan(plain, other, plain).kinds) == [PLAIN, OTHER, PLAIN], other
+
+
 def test_decimals_convert_exactly_as_a_correctly_rounded_parse():
     rng = np.random.default_rng(7)
     texts = [f"{m}e{e}" for m, e in zip(rng.integers(-10**15, 10**15, 300), rng.integers(-22, 8, 300))]
