@@ -20,6 +20,7 @@ from ecommerce_assets.validation import (
 )
 
 EVENTS_TABLE = "events"
+WINDOW_FIELD = "event_time"  # the field that must lie on its file's day
 EVENT_SPECS = field_specs(Event)
 EVENT_COLUMNS = {
     **{spec.name: spec.sql_type for spec in EVENT_SPECS},
@@ -54,5 +55,5 @@ def event_rules(typed: bool = False) -> tuple[Rule, ...]:
                               strict_json_rule("key_count", "found_keys", "line")]
     rules += [rule for spec in EVENT_SPECS for rule in field_rules(spec, typed)]
     rules += [requirement_rule(requirement, by_name, typed) for requirement in EVENT_REQUIREMENTS]
-    rules.append(window_rule(by_name["event_time"], "file_day"))
+    rules.append(window_rule(by_name[WINDOW_FIELD], "file_day"))
     return tuple(rules)

@@ -117,7 +117,7 @@ class ScannedChunk:
 
 
 @intrinsic
-def _uncounted(typingctx, array):
+def uncounted(typingctx, array):
     """The same array without a reference count (no meminfo), valid while the caller holds it.
 
     Numba counts references to an array each time a helper takes it, with an atomic
@@ -375,8 +375,8 @@ def _decimal(value, digits, exponent):
 def _kernel(buf, words, start, end, name_bytes, name_offsets, name_words, name_masks, types, rows, id_field, seed,
             order, kinds, starts, ends, plain_lines, present, string_offsets, string_data, string_words, numbers,
             decimals, id_hash):
-    buf, words, name_bytes, name_offsets = _uncounted(buf), _uncounted(words), _uncounted(name_bytes), _uncounted(name_offsets)
-    name_words, name_masks, order = _uncounted(name_words), _uncounted(name_masks), _uncounted(order)
+    buf, words, name_bytes, name_offsets = uncounted(buf), uncounted(words), uncounted(name_bytes), uncounted(name_offsets)
+    name_words, name_masks, order = uncounted(name_words), uncounted(name_masks), uncounted(order)
     string_offsets[:, 0] = 0
     string_end = np.zeros(string_offsets.shape[0], np.int32)
     fields = types.shape[0]

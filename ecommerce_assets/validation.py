@@ -190,7 +190,9 @@ def json_kind_ok(spec: FieldSpec) -> str:
     return f"{number} AND isfinite({value_column(spec)})"
 
 
-def _constraint_sql(spec: FieldSpec, constraint: Any, value: str) -> tuple[str, str] | None:
+def constraint_rule(spec: FieldSpec, constraint: Any) -> tuple[str, Any] | None:
+    """A field's constraint as a rule and its bound (`("ge", 1)`, `("min_length", 1)`), or None
+    when the type rule already enforces it; an error for a constraint no rule can check."""
     if isinstance(constraint, Strict) or (isinstance(constraint, AllowInfNan) and not constraint.allow_inf_nan):
         return None  # JSON types are always checked strictly, numbers as finite (`json_kind_ok`)
     if spec.base is int and (
@@ -198,19 +200,25 @@ def _constraint_sql(spec: FieldSpec, constraint: Any, value: str) -> tuple[str, 
         or (isinstance(constraint, at.Ge) and constraint.ge <= INT64_MIN)
     ):
         return None  # a BIGINT holds no more: the type rule refuses larger integers
-    if isinstance(constraint, at.Ge):
-        return "ge", f"{value} >= {constraint.ge!r}"
-    if isinstance(constraint, at.Gt):
-        return "gt", f"{value} > {constraint.gt!r}"
-    if isinstance(constraint, at.Le):
-        return "le", f"{value} <= {constraint.le!r}"
-    if isinstance(constraint, at.Lt):
-        return "lt", f"{value} < {constraint.lt!r}"
-    if isinstance(constraint, at.MinLen):
-        return "min_length", f"length({value}) >= {constraint.min_length}"
-    if isinstance(constraint, at.MaxLen):
-        return "max_length", f"length({value}) <= {constraint.max_length}"
+    for kind, attribute in CONSTRAINT_RULES.items():
+        if isinstance(constraint, kind):
+            return attribute, getattr(constraint, attribute)
     raise TypeError(f"{spec.name}: constraint {constraint!r} does not compile to SQL")
+
+
+CONSTRAINT_RULES = {at.Ge: "ge", at.Gt: "gt", at.Le: "le", at.Lt: "lt", at.MinLen: "min_length", at.MaxLen: "max_length"}
+COMPARISONS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+
+
+def _constraint_sql(spec: FieldSpec, constraint: Any, value: str) -> tuple[str, str] | None:
+    if (rule := constraint_rule(spec, constraint)) is None:
+        return None
+    name, bound = rule
+    if name == "min_length":
+        return name, f"length({value}) >= {bound}"
+    if name == "max_length":
+        return name, f"length({value}) <= {bound}"
+    return name, f"{value} {COMPARISONS[name]} {bound!r}"
 
 
 def field_rules(spec: FieldSpec, typed: bool = False) -> list[Rule]:
