@@ -39,7 +39,7 @@ from ecommerce_assets.line_scanner import (
 from ecommerce_assets.validation import FieldSpec, value_column
 
 # Pieces of a file scanned at once: small enough to share a big file between the cores.
-CHUNK_BYTES = 16 * 1024 * 1024
+CHUNK_BYTES = 32 * 1024 * 1024
 READER_TYPES = {str: STRING, int: INTEGER, float: DECIMAL, datetime: TIMESTAMP}
 ARROW_TYPES = {STRING: pa.string(), INTEGER: pa.int64(), DECIMAL: pa.float64(), TIMESTAMP: pa.timestamp("us")}
 
