@@ -101,7 +101,7 @@ def compile_rules(specs: Sequence[FieldSpec], requirements: Sequence[RequiredWhe
         compiled, required, min_length, max_length, literals,
         np.array([b[0] for b in bounds], np.int64), np.array([b[1] for b in bounds], np.int64),
         np.array([b[2] for b in bounds], np.int64), np.array([b[3] for b in bounds], np.float64),
-        np.array([n[0] for n in needs], np.int64), np.array([n[1] for n in needs], np.bool_).reshape(len(needs), -1),
+        np.array([n[0] for n in needs], np.int64), np.array([n[1] for n in needs], np.bool_).reshape(len(needs), len(event_types)),
         np.array([n[2] for n in needs], np.int64),
         np.frombuffer(b"".join(texts) or b"\0", np.uint8), offsets, type_field, page_field, index[window_field],
     )

@@ -186,34 +186,27 @@ def insert_arrow(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> 
         over_arrow(con, "incoming_rows", rows, f"INSERT INTO {qualified(table)} BY NAME SELECT * FROM incoming_rows")
 
 
-REJECTED_SCHEMA = pa.schema(
-    [
-        ("partition_date", pa.date32()),
-        ("source", pa.string()),
-        ("line_number", pa.int64()),
-        ("record_key", pa.string()),
-        ("field", pa.string()),
-        ("rule", pa.string()),
-        ("reason", pa.string()),
-        ("payload", pa.string()),
-        ("rejected_at", pa.timestamp("us")),
-    ]
-)
-
-
 def rejects_table(rows: Sequence[dict]) -> pa.Table:
-    """Rejection dicts as an Arrow table with the `_rejected` schema (a key a row lacks is null;
-    `rejected_at` is now unless given). Built column by column: a 10M-event day refuses some
-    60,000 lines, and a dict per row with every key, as `from_pylist` takes, cost 0.6 s."""
+    """Rejection dicts as an Arrow table with the `_rejected` schema."""
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    columns = []
-    for field in REJECTED_SCHEMA:
-        default = now if field.name == "rejected_at" else None
-        values = [row.get(field.name, default) for row in rows]
-        if pa.types.is_string(field.type):
-            values = [storable(value) for value in values]
-        columns.append(pa.array(values, field.type))
-    return pa.Table.from_arrays(columns, schema=REJECTED_SCHEMA)
+    schema = pa.schema(
+        [
+            ("partition_date", pa.date32()),
+            ("source", pa.string()),
+            ("line_number", pa.int64()),
+            ("record_key", pa.string()),
+            ("field", pa.string()),
+            ("rule", pa.string()),
+            ("reason", pa.string()),
+            ("payload", pa.string()),
+            ("rejected_at", pa.timestamp("us")),
+        ]
+    )
+    filled = [
+        {**{name: None for name in schema.names}, "rejected_at": now, **{k: storable(v) for k, v in row.items()}}
+        for row in rows
+    ]
+    return pa.Table.from_pylist(filled, schema=schema)
 
 
 def storable(value: Any) -> Any:
