@@ -344,7 +344,7 @@ class DeferredLine:
 
 def _cleared(read: Sequence[ReadFile]) -> np.ndarray:
     """Which of the batch's plain lines (in `plain_lines`' order) surely obey the contract."""
-    cleared = [obeying(chunk, plain_rules(), reader_schema(), file.day) for file in read for chunk in file.chunks]
+    cleared = [obeying(chunk, plain_rules(), file.day) for file in read for chunk in file.chunks]
     return np.concatenate(cleared) if cleared else np.zeros(0, dtype=bool)
 
 

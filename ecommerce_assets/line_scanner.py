@@ -73,11 +73,8 @@ class Schema:
 
     @cached_property
     def name_masks(self) -> np.ndarray:
-        """Which bytes of each of `name_words` belong to the name."""
-        masks = np.zeros((len(self.names), self.name_words.shape[1] * 8), np.uint8)
-        for k, name in enumerate(self.names):
-            masks[k, : len(name.encode())] = 0xFF
-        return masks.view(np.uint64)
+        """Which bytes of each of `name_words` belong to the name (its nonzero ones: no name holds a zero byte)."""
+        return np.where(self.name_words.view(np.uint8) != 0, 0xFF, 0).astype(np.uint8).view(np.uint64)
 
     @cached_property
     def type_codes(self) -> np.ndarray:
@@ -187,23 +184,24 @@ def _digits_end(buf, i, end):
 
 @njit(cache=True, nogil=True, inline="always")
 def _number(buf, i, end):
-    """Read a strict JSON number at `i`: (end, kind, integer, digits, frac_digits, exponent), the
-    integer of all its digits; end is -1 when the text is no JSON number or cannot be converted exactly."""
+    """Read a strict JSON number at `i`: (end, kind, integer, digits, exponent), its value the integer
+    of all its digits times ten to the exponent; end is -1 when the text is no JSON number or cannot
+    be converted exactly."""
     start = i
     negative = i < end and buf[i] == 45
     if negative:
         i += 1
     if i >= end or not (48 <= buf[i] <= 57):
-        return -1, 0, 0, 0, 0, 0
+        return -1, 0, 0, 0, 0
     if buf[i] == 48 and i + 1 < end and 48 <= buf[i + 1] <= 57:
-        return -1, 0, 0, 0, 0, 0  # a leading zero
+        return -1, 0, 0, 0, 0  # a leading zero
     int_end = _digits_end(buf, i, end)
     frac_start = frac_end = int_end
     if int_end < end and buf[int_end] == 46:
         frac_start = int_end + 1
         frac_end = _digits_end(buf, frac_start, end)
         if frac_end == frac_start:
-            return -1, 0, 0, 0, 0, 0
+            return -1, 0, 0, 0, 0
     i = frac_end
     exponent = 0
     kind = _JSON_INTEGER if frac_end == int_end else _JSON_DECIMAL
@@ -216,7 +214,7 @@ def _number(buf, i, end):
             i += 1
         exp_end = _digits_end(buf, i, end)
         if exp_end == i or exp_end - i > 4:
-            return -1, 0, 0, 0, 0, 0
+            return -1, 0, 0, 0, 0
         for k in range(i, exp_end):
             exponent = exponent * 10 + (buf[k] - 48)
         if exp_negative:
@@ -224,15 +222,15 @@ def _number(buf, i, end):
         i = exp_end
     significant = (int_end - (start + negative)) + (frac_end - frac_start)
     if significant > 18:
-        return -1, 0, 0, 0, 0, 0  # beyond what int64 holds without care: the SQL path decides
+        return -1, 0, 0, 0, 0  # beyond what int64 holds without care: the SQL path decides
     value = 0
     for k in range(start + negative, int_end):
         value = value * 10 + (buf[k] - 48)
     for k in range(frac_start, frac_end):
         value = value * 10 + (buf[k] - 48)
     if negative and value == 0:
-        return -1, 0, 0, 0, 0, 0  # -0 or -0.0: the SQL path keeps a fraction's sign
-    return i, kind, -value if negative else value, significant, frac_end - frac_start, exponent
+        return -1, 0, 0, 0, 0  # -0 or -0.0: the SQL path keeps a fraction's sign
+    return i, kind, -value if negative else value, significant, exponent - (frac_end - frac_start)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -316,12 +314,13 @@ def _mix(h):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _is_name(buf, start, length, name_bytes, name_offsets, k):
-    a = name_offsets[k]
-    if name_offsets[k + 1] - a != length:
+def is_text(buf, start, length, text_bytes, text_offsets, k):
+    """Whether buf[start:start + length] is text k of a flat store (`text_bytes`, cut at `text_offsets`)."""
+    a = text_offsets[k]
+    if text_offsets[k + 1] - a != length:
         return False
     for m in range(length):
-        if buf[start + m] != name_bytes[a + m]:
+        if buf[start + m] != text_bytes[a + m]:
             return False
     return True
 
@@ -353,7 +352,7 @@ def _key(buf, words, i, e, name_bytes, name_offsets, name_words, name_masks, ord
     if key_end < 0:
         return -1, -1
     for k in range(name_offsets.shape[0] - 1):
-        if _is_name(buf, i + 1, key_end - i - 2, name_bytes, name_offsets, k):
+        if is_text(buf, i + 1, key_end - i - 2, name_bytes, name_offsets, k):
             order[position] = k
             return k, key_end
     return -1, -1
@@ -460,7 +459,7 @@ def _kernel(buf, words, start, end, name_bytes, name_offsets, name_words, name_m
                     else:
                         if not (c == 45 or 48 <= c <= 57):
                             break
-                        number_end, number_kind, value, digits, frac_digits, exponent = _number(buf, i, end)
+                        number_end, number_kind, value, digits, exponent = _number(buf, i, end)
                         if number_end < 0:
                             break
                         if t == INTEGER:
@@ -468,7 +467,7 @@ def _kernel(buf, words, start, end, name_bytes, name_offsets, name_words, name_m
                                 break
                             numbers[row, plain] = value
                         else:
-                            converted = _decimal(value, digits, exponent - frac_digits)
+                            converted = _decimal(value, digits, exponent)
                             if np.isnan(converted):
                                 break
                             decimals[row, plain] = converted

@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from ecommerce_assets.contracts import RequiredWhen
-from ecommerce_assets.line_scanner import DECIMAL, INTEGER, STRING, TIMESTAMP, ScannedChunk, Schema, uncounted
+from ecommerce_assets.line_scanner import DECIMAL, INTEGER, STRING, TIMESTAMP, ScannedChunk, Schema, is_text, uncounted
 from ecommerce_assets.validation import FieldSpec, Rule, constraint_rule
 
 _GE, _GT, _LE, _LT = 0, 1, 2, 3
@@ -40,6 +40,7 @@ class PlainRules:
     that require it."""
 
     compiled: bool
+    schema: Schema  # the reader's, whose columns the program reads
     required: np.ndarray
     min_length: np.ndarray
     max_length: np.ndarray
@@ -70,15 +71,21 @@ def compile_rules(specs: Sequence[FieldSpec], requirements: Sequence[RequiredWhe
     max_length = np.full(fields, _NO_LIMIT, np.int64)
     literals = np.zeros((fields, 2), np.int64)
     bounds: list[tuple[int, int, int, float]] = []
+    known = {(r.field, "required") for r in requirements} | {(window_field, "window")}  # the SQL rules compiled
     compiled = [spec.name for spec in specs] == list(schema.names)
     for k, spec in enumerate(specs if compiled else ()):
         required[k] = not spec.nullable
         literals[k] = _add_texts(texts, spec.literals)
+        if required[k]:
+            known.add((spec.name, "missing"))
+        if spec.literals:
+            known.add((spec.name, "literal"))
         for constraint in spec.constraints:
             rule = constraint_rule(spec, constraint)
             if rule is None:
                 continue
             name, bound = rule
+            known.add((spec.name, name))
             if name in ("min_length", "max_length") and schema.types[k] == STRING:
                 (min_length if name == "min_length" else max_length)[k] = bound
             elif name in _COMPARISONS and schema.types[k] in (INTEGER, DECIMAL) and _exact(bound, schema.types[k]):
@@ -88,17 +95,13 @@ def compile_rules(specs: Sequence[FieldSpec], requirements: Sequence[RequiredWhe
     type_field, page_field = index.get("event_type", -1), index.get("page", -1)
     compiled = compiled and schema.types[index[window_field]] == TIMESTAMP and min(type_field, page_field) >= 0
     event_types = list(specs[type_field].literals) if compiled else []
-    compiled = compiled and bool(event_types) and specs[type_field].name in {s.name for s in specs if not s.nullable}
-    known = {(spec.name, "missing") for spec in specs if not spec.nullable}
-    known |= {(spec.name, "literal") for spec in specs if spec.literals}
-    known |= {(spec.name, rule[0]) for spec in specs for c in spec.constraints if (rule := constraint_rule(spec, c))}
-    known |= {(r.field, "required") for r in requirements} | {(window_field, "window")}
+    compiled = compiled and bool(event_types) and bool(required[type_field])
     compiled = compiled and all((rule.field, rule.rule) in known for rule in sql_rules)
     needs = [(index[r.field], [t in r.event_types for t in event_types],
               _add_texts(texts, [r.page_prefix])[0] if r.page_prefix is not None else -1) for r in requirements]
     offsets = np.cumsum([0] + [len(t) for t in texts]).astype(np.int64)
     return PlainRules(
-        compiled, required, min_length, max_length, literals,
+        compiled, schema, required, min_length, max_length, literals,
         np.array([b[0] for b in bounds], np.int64), np.array([b[1] for b in bounds], np.int64),
         np.array([b[2] for b in bounds], np.int64), np.array([b[3] for b in bounds], np.float64),
         np.array([n[0] for n in needs], np.int64), np.array([n[1] for n in needs], np.bool_).reshape(len(needs), len(event_types)),
@@ -120,13 +123,13 @@ def _exact(bound: object, kind: int) -> bool:
     return isinstance(bound, (int, float)) and not isinstance(bound, bool)
 
 
-def obeying(chunk: ScannedChunk, rules: PlainRules, schema: Schema, day: date) -> np.ndarray:
+def obeying(chunk: ScannedChunk, rules: PlainRules, day: date) -> np.ndarray:
     """Which of the chunk's plain lines surely obey every rule, their file's day the window."""
     cleared = np.zeros(len(chunk.plain_lines), np.bool_)
     if rules.compiled and len(cleared):
         start = int((datetime.combine(day, datetime.min.time()) - _EPOCH) / timedelta(microseconds=1))
         _obey(chunk.present, chunk.numbers, chunk.decimals, chunk.string_offsets, chunk.string_data,
-              schema.type_codes, schema.rows, rules.required, rules.min_length, rules.max_length, rules.literals,
+              rules.schema.type_codes, rules.schema.rows, rules.required, rules.min_length, rules.max_length, rules.literals,
               rules.bound_field, rules.bound_kind, rules.bound_int, rules.bound_float,
               rules.need_field, rules.need_types, rules.need_prefix, rules.text_bytes, rules.text_offsets,
               rules.type_field, rules.page_field, rules.window_field, start, start + 86_400_000_000, cleared)
@@ -134,22 +137,10 @@ def obeying(chunk: ScannedChunk, rules: PlainRules, schema: Schema, day: date) -
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _is_text(data, row, s, e, text_bytes, text_offsets, t, prefix):
-    """Whether string bytes data[row, s:e] are text `t` (or begin with it, for a prefix)."""
-    a, b = text_offsets[t], text_offsets[t + 1]
-    if (e - s < b - a) if prefix else (e - s != b - a):
-        return False
-    for m in range(b - a):
-        if data[row, s + m] != text_bytes[a + m]:
-            return False
-    return True
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _text_index(data, row, s, e, text_bytes, text_offsets, first, last):
-    """Which of texts [first, last) the string bytes are (counted from first), or -1."""
+def _text_index(string, s, e, text_bytes, text_offsets, first, last):
+    """Which of texts [first, last) the bytes string[s:e] are (counted from first), or -1."""
     for t in range(first, last):
-        if _is_text(data, row, s, e, text_bytes, text_offsets, t, False):
+        if is_text(string, s, e - s, text_bytes, text_offsets, t):
             return t - first
     return -1
 
@@ -187,7 +178,7 @@ def _obey(present, numbers, decimals, string_offsets, string_data, types, rows, 
                     ok = False  # ASCII, as plain strings are: a character is a byte
                     break
                 if literals[k, 1] > literals[k, 0]:
-                    found = _text_index(string_data, row, s, e, text_bytes, text_offsets, literals[k, 0], literals[k, 1])
+                    found = _text_index(string_data[row], s, e, text_bytes, text_offsets, literals[k, 0], literals[k, 1])
                     if found < 0:
                         ok = False
                         break
@@ -216,7 +207,8 @@ def _obey(present, numbers, decimals, string_offsets, string_data, types, rows, 
             if need_prefix[r] >= 0:
                 prow = rows[page_field]
                 ps, pe = string_offsets[prow, p], string_offsets[prow, p + 1]
-                if _is_text(string_data, prow, ps, pe, text_bytes, text_offsets, need_prefix[r], True):
+                prefix = text_offsets[need_prefix[r] + 1] - text_offsets[need_prefix[r]]
+                if pe - ps >= prefix and is_text(string_data[prow], ps, prefix, text_bytes, text_offsets, need_prefix[r]):
                     ok = False
                     break
         if ok:

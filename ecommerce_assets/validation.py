@@ -190,6 +190,11 @@ def json_kind_ok(spec: FieldSpec) -> str:
     return f"{number} AND isfinite({value_column(spec)})"
 
 
+# A constraint's rule is named for the attribute holding its bound.
+CONSTRAINT_RULES = {at.Ge: "ge", at.Gt: "gt", at.Le: "le", at.Lt: "lt", at.MinLen: "min_length", at.MaxLen: "max_length"}
+COMPARISONS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+
+
 def constraint_rule(spec: FieldSpec, constraint: Any) -> tuple[str, Any] | None:
     """A field's constraint as a rule and its bound (`("ge", 1)`, `("min_length", 1)`), or None
     when the type rule already enforces it; an error for a constraint no rule can check."""
@@ -204,10 +209,6 @@ def constraint_rule(spec: FieldSpec, constraint: Any) -> tuple[str, Any] | None:
         if isinstance(constraint, kind):
             return attribute, getattr(constraint, attribute)
     raise TypeError(f"{spec.name}: constraint {constraint!r} does not compile to SQL")
-
-
-CONSTRAINT_RULES = {at.Ge: "ge", at.Gt: "gt", at.Le: "le", at.Lt: "lt", at.MinLen: "min_length", at.MaxLen: "max_length"}
-COMPARISONS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
 
 
 def _constraint_sql(spec: FieldSpec, constraint: Any, value: str) -> tuple[str, str] | None:

@@ -69,7 +69,7 @@ def sql_and_compiled_verdicts(lines: list[str]) -> tuple[list[bool], list[bool]]
         failures = con.from_arrow(table).query(
             "plain", f"SELECT {first_failure_sql(rules)} FROM (SELECT *, {sql_literal(DAY)} AS file_day FROM plain)"
         ).fetchall()
-    return [failure is None for (failure,) in failures], list(obeying(chunk, plain_rules(), reader_schema(), DAY))
+    return [failure is None for (failure,) in failures], list(obeying(chunk, plain_rules(), DAY))
 
 
 def test_the_compiled_rules_clear_exactly_the_lines_the_sql_passes():
@@ -86,5 +86,5 @@ def test_a_rule_the_program_cannot_compile_clears_no_line():
     rules = compile_rules(EVENT_SPECS, EVENT_REQUIREMENTS, WINDOW_FIELD, reader_schema(), sql_rules)
     data = np.frombuffer((json.dumps(event("ok")) + "\n").encode(), dtype=np.uint8)
     chunk = scan_chunk(data, 0, len(data), reader_schema(), 1)
-    assert not rules.compiled and list(obeying(chunk, rules, reader_schema(), DAY)) == [False]
-    assert plain_rules().compiled and list(obeying(chunk, plain_rules(), reader_schema(), DAY)) == [True]
+    assert not rules.compiled and list(obeying(chunk, rules, DAY)) == [False]
+    assert plain_rules().compiled and list(obeying(chunk, plain_rules(), DAY)) == [True]
