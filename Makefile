@@ -74,7 +74,7 @@ docs: $(MANIFEST)
 	cd dbt_project && ../$(BIN)/dbt docs generate --profiles-dir . --quiet
 	@echo "dbt docs site: dbt_project/target/index.html (serve it: cd dbt_project && ../$(BIN)/dbt docs serve --profiles-dir . --host 127.0.0.1)"
 
-# Every benchmark scenario (about 30 minutes on 2 cores): benchmarks/results/latest.{json,md}.
+# Every benchmark scenario (25-50 minutes on 2 cores): benchmarks/results/latest.{json,md}.
 # BENCH_ARGS picks a part or a smaller size, e.g. "--only daily" or "--scale 0.02 --repeat 1".
 BENCH_ARGS ?=
 bench: $(MANIFEST)

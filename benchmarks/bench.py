@@ -241,7 +241,7 @@ def bench_backfill(report: Report, scale: float) -> None:
     t_each = report.add("backfill", f"{BACKFILL_DAYS} days as {BACKFILL_DAYS} one-partition runs (sum)", size, sums, "s",
                         f"{BACKFILL_DAYS} x " + job_command(day(1)),
                         per_run_median=median([t.run_seconds for sequence in per_day for t in sequence]),
-                        process_seconds=[sum(t.process_seconds for t in sequence) for sequence in per_day])
+                        process_seconds=[round(sum(t.process_seconds for t in sequence), 2) for sequence in per_day])
     report.ratio("backfill", f"{BACKFILL_DAYS} runs / one run", size, round(t_each / t_one, 2),
                  "the two lines above, taking turns", ">= 10", t_each / t_one >= 10)
 
