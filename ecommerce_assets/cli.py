@@ -103,6 +103,7 @@ def cmd_fakestore_server(args: argparse.Namespace) -> int:
         retry_after=args.retry_after,
         delay=args.delay,
         malformed_every=args.malformed_every,
+        trickle=args.trickle,
     )
     serve(args.landing_dir, args.host, args.port, faults)
     return 0
@@ -169,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--retry-after", type=_seconds, default=1.0, help="Retry-After seconds sent with 429")
     server.add_argument("--delay", type=_seconds, default=0.0, help="delay every response by S seconds")
     server.add_argument("--malformed-every", type=NON_NEGATIVE, default=0, help="truncate every Nth body")
+    server.add_argument("--trickle", type=_seconds, default=0.0, help="send every body a byte at a time, S seconds apart")
     server.set_defaults(run=cmd_fakestore_server)
 
     window = commands.add_parser("partition-range", help="print START...END of the last N complete days")

@@ -45,11 +45,13 @@ class FakeStore(dg.ConfigurableResource):
     base_url: str | None = Field(default=None, description="Fake Store API base URL; unset: the synthetic shop.")
     landing_dir: str = Field(description="Where the synthetic shop's Fake Store files live.")
     read_timeout: float = 30.0
+    total_timeout: float = Field(default=120.0, description="Seconds an attempt may take from request to the body's last byte.")
     max_attempts: int = 5
 
     def source(self) -> FakeStoreSource:
         if self.base_url:
-            return FakeStoreClient(self.base_url, read_timeout=self.read_timeout, max_attempts=self.max_attempts)
+            return FakeStoreClient(self.base_url, read_timeout=self.read_timeout, total_timeout=self.total_timeout,
+                                   max_attempts=self.max_attempts)
         return LocalFakeStore(Path(self.landing_dir))
 
 

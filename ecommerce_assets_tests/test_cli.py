@@ -32,6 +32,7 @@ def test_partition_range_is_the_last_complete_days_from_the_first_partition_on(m
     (["generate", "--seed", "-1"], "argument --seed: must be at least 0"),
     (["fakestore-server", "--port", "99999"], "a port is 0 to 65535"),
     (["fakestore-server", "--delay", "-1"], "argument --delay: must be 0 or more seconds"),
+    (["fakestore-server", "--trickle", "-1"], "argument --trickle: must be 0 or more seconds"),
     (["partition-range", "--days", "two"], "'two' is not a whole number"),
 ])
 def test_bad_arguments_are_named_without_a_traceback(argv, named, capsys):

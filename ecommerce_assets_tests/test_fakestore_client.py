@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import itertools
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
@@ -243,17 +245,23 @@ def test_local_store_without_a_generated_shop(tmp_path: Path) -> None:
 
 @contextmanager
 def scripted_server(answer: Callable[[int, str], tuple[int, dict[str, str], bytes]],
-                    received: list[dict[str, str]] | None = None) -> Iterator[str]:
+                    received: list[dict[str, str]] | None = None,
+                    peers: set[tuple[str, int]] | None = None) -> Iterator[str]:
     """A server on 127.0.0.1 answering request N for `path` with `answer(N, path)`: what a
     broken or hostile service might send, which the Fake Store server never does (a
     Content-Length of its own announces a body longer than the one sent). The headers of each
-    request are appended to `received`."""
+    request are appended to `received`; with `peers`, connections are kept alive (HTTP/1.1)
+    and each request's client address is added to it."""
     count = itertools.count(1)
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if peers is not None else "HTTP/1.0"
+
         def do_GET(self) -> None:
             if received is not None:
                 received.append(dict(self.headers))
+            if peers is not None:
+                peers.add(self.client_address)
             status, headers, body = answer(next(count), self.path)
             self.send_response(status)
             for name, value in {"Content-Length": str(len(body)), **headers}.items():
@@ -301,6 +309,49 @@ def test_each_request_carries_the_connect_and_the_read_timeout(fakestore_landing
     with running_server(LocalFakeStore(fakestore_landing)) as url:
         FakeStoreClient(url, connect_timeout=1.5, read_timeout=9.0, session=RecordingSession()).products()
     assert timeouts == [(1.5, 9.0)]
+
+
+def test_a_body_trickling_past_the_total_timeout_gives_up(fakestore_landing: Path) -> None:
+    """A byte every 50 ms never trips the read timeout; the total timeout ends each attempt."""
+    whole = len(json.dumps(LocalFakeStore(fakestore_landing).products().records))
+    assert whole * 0.05 > 10  # trickled whole, the body would take this long
+    with running_server(LocalFakeStore(fakestore_landing), Faults(trickle=0.05)) as url:
+        client, sleeps = client_for(url, read_timeout=2.0, total_timeout=0.3, max_attempts=2)
+        started = time.monotonic()
+        with pytest.raises(FakeStoreError) as caught:
+            client.products()
+        assert time.monotonic() - started < 3
+        assert url.server.request_count == 2
+    assert caught.value.status is None and len(sleeps) == 1
+    assert "TotalTimeout" in str(caught.value) and "total timeout of 0.3 s" in str(caught.value)
+    assert "gave up after 2 attempts" in str(caught.value)
+
+
+def test_a_body_trickled_within_the_total_timeout_is_read_whole(fakestore_landing: Path) -> None:
+    with running_server(LocalFakeStore(fakestore_landing)) as url:
+        expected = FakeStoreClient(url).product(3)
+    with running_server(LocalFakeStore(fakestore_landing), Faults(trickle=0.001)) as url:
+        assert FakeStoreClient(url, read_timeout=2.0, total_timeout=30).product(3) == expected
+    assert expected is not None and expected["id"] == 3
+
+
+def test_a_gzip_encoded_body_is_decoded() -> None:
+    body = json.dumps([{"id": n, "title": f"product {n}"} for n in range(1, 2001)]).encode()
+
+    def answer(n: int, path: str):
+        return 200, {"Content-Encoding": "gzip"}, gzip.compress(body)
+
+    with scripted_server(answer) as url:
+        assert FakeStoreClient(url).products().records == json.loads(body)
+
+
+def test_a_body_read_whole_leaves_its_connection_for_the_next_request() -> None:
+    """Reading bodies as they arrive must not cost keep-alive: one connection serves every request."""
+    connections: set[tuple[str, int]] = set()
+    with scripted_server(lambda n, path: (200, {}, b'[{"id": 1}]'), peers=connections) as url:
+        with FakeStoreClient(url) as client:
+            assert [client.products().records for _ in range(5)] == [[{"id": 1}]] * 5
+    assert len(connections) == 1
 
 
 def test_a_body_cut_off_mid_way_is_retried() -> None:

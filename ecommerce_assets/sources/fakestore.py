@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
 import requests
+from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
 from ecommerce_assets.contracts import without_secrets
 from ecommerce_assets.json_text import REPEATED_KEYS, decode_json  # noqa: F401 - part of the sources' interface
@@ -111,8 +112,13 @@ def split_credentials(base_url: str) -> tuple[str, tuple[str, str] | None]:
     return urlunsplit(parts._replace(netloc=host)), (unquote(parts.username or ""), unquote(parts.password or ""))
 
 
+class TotalTimeout(requests.Timeout):
+    """A response not whole within the total timeout, though no single read waited past the read timeout."""
+
+
 # Transport failures worth another attempt; anything else from requests is a bug or a bad URL.
 RETRYABLE_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+BODY_PIECE = 64 * 1024
 
 
 class FakeStoreClient:
@@ -124,6 +130,7 @@ class FakeStoreClient:
         *,
         connect_timeout: float = 3.05,
         read_timeout: float = 30.0,
+        total_timeout: float = 120.0,
         max_attempts: int = 5,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
@@ -135,6 +142,9 @@ class FakeStoreClient:
         base_url, credentials = split_credentials(base_url)
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
+        # The read timeout bounds each wait for bytes: a server sending a byte now and then
+        # would hold an attempt forever without this bound on the whole body.
+        self.total_timeout = total_timeout
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -189,7 +199,7 @@ class FakeStoreClient:
         url = self.url(path, params)
         for attempt in range(1, self.max_attempts + 1):
             try:
-                response = self._session.get(url, timeout=self.timeout)
+                response = self._get_whole(url)
             except RETRYABLE_ERRORS as error:
                 status, problem, wait = None, f"{type(error).__name__}: {error}", self._backoff(attempt)
             except requests.RequestException as error:  # a redirect loop, an undecodable encoding
@@ -213,6 +223,31 @@ class FakeStoreClient:
             status=status,
             attempts=self.max_attempts,
         )
+
+    def _get_whole(self, url: str) -> requests.Response:
+        """GET `url` with its body read whole, within `total_timeout` of the request's start."""
+        deadline = time.monotonic() + self.total_timeout
+        response = self._session.get(url, timeout=self.timeout, stream=True)
+        body = bytearray()
+        try:
+            # read1 returns what has arrived, so the deadline is checked as the bytes come.
+            while piece := response.raw.read1(BODY_PIECE, decode_content=True):
+                body += piece
+                if time.monotonic() > deadline:
+                    raise TotalTimeout(f"the body was not whole within the total timeout of {self.total_timeout:g} s "
+                                       f"({len(body):,} bytes read)")
+            # As requests keeps a body it read itself.
+            response._content, response._content_consumed = bytes(body), True
+        # What requests' own body read raises for the same urllib3 errors.
+        except ReadTimeoutError as error:
+            raise requests.ConnectionError(error) from error
+        except ProtocolError as error:
+            raise requests.exceptions.ChunkedEncodingError(error) from error
+        except DecodeError as error:
+            raise requests.exceptions.ContentDecodingError(error) from error
+        finally:
+            response.close()
+        return response
 
     def _decode(self, response: requests.Response, url: str, attempt: int) -> Any:
         status = response.status_code

@@ -43,7 +43,8 @@ class Faults:
 
     fail_first: requests 1..N answer 503. throttle_every: every Nth answers 429 with
     `Retry-After: retry_after` (seconds). delay: every request waits this long first.
-    malformed_every: every Nth answers 200 with its JSON cut in half.
+    malformed_every: every Nth answers 200 with its JSON cut in half. trickle: every body is
+    sent a byte at a time, this many seconds apart (no read ever waits long, the whole does).
     """
 
     fail_first: int = 0
@@ -51,6 +52,7 @@ class Faults:
     retry_after: float = 1.0
     delay: float = 0.0
     malformed_every: int = 0
+    trickle: float = 0.0
 
 
 class BadRequest(Exception):
@@ -136,9 +138,19 @@ class FakeStoreHandler(BaseHTTPRequestHandler):
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(payload)
+            self._write(payload)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a read timeout): nobody left to answer
+
+    def _write(self, payload: bytes) -> None:
+        trickle = self.server.faults.trickle
+        if not trickle:
+            self.wfile.write(payload)
+            return
+        for offset in range(len(payload)):
+            self.wfile.write(payload[offset:offset + 1])
+            if self.server.closing.wait(trickle):
+                return
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
