@@ -44,9 +44,9 @@ class FakeStore(dg.ConfigurableResource):
 
     base_url: str | None = Field(default=None, description="Fake Store API base URL; unset: the synthetic shop.")
     landing_dir: str = Field(description="Where the synthetic shop's Fake Store files live.")
-    read_timeout: float = 30.0
+    read_timeout: float = Field(default=30.0, description="Seconds any one wait for the server's bytes may take.")
     total_timeout: float = Field(default=120.0, description="Seconds an attempt may take from request to the body's last byte.")
-    max_attempts: int = 5
+    max_attempts: int = Field(default=5, description="Attempts per request before the run fails, naming URL and status.")
 
     def source(self) -> FakeStoreSource:
         if self.base_url:

@@ -225,7 +225,8 @@ class FakeStoreClient:
         )
 
     def _get_whole(self, url: str) -> requests.Response:
-        """GET `url` with its body read whole, within `total_timeout` of the request's start."""
+        """GET `url` with its body read whole, or TotalTimeout once `total_timeout` has passed since
+        the request began (checked as each piece arrives, so at most one read timeout late)."""
         deadline = time.monotonic() + self.total_timeout
         response = self._session.get(url, timeout=self.timeout, stream=True)
         body = bytearray()
