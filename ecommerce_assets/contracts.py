@@ -199,6 +199,9 @@ class Cart(BaseModel):
 
 # --- Clickstream events ---------------------------------------------------------------
 
+# The event's fields a `RequiredWhen` reads: its type and its page.
+EVENT_TYPE_FIELD, PAGE_FIELD = "event_type", "page"
+
 
 class RequiredWhen(NamedTuple):
     """`field` must be present when the event type is one of `event_types`, or when the
@@ -267,7 +270,7 @@ class Event(BaseModel):
         if value is None:
             for rule in EVENT_REQUIREMENTS:
                 if rule.field == info.field_name and rule.applies(
-                    info.data.get("event_type"), info.data.get("page")
+                    info.data.get(EVENT_TYPE_FIELD), info.data.get(PAGE_FIELD)
                 ):
                     raise ValueError(rule.describe())
         return value

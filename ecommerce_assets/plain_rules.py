@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 from numba import njit
 
-from ecommerce_assets.contracts import RequiredWhen
+from ecommerce_assets.contracts import EVENT_TYPE_FIELD, PAGE_FIELD, RequiredWhen
 from ecommerce_assets.line_scanner import DECIMAL, INTEGER, STRING, TIMESTAMP, ScannedChunk, Schema, is_text, uncounted
 from ecommerce_assets.validation import FieldSpec, Rule, constraint_rule
 
@@ -92,7 +92,7 @@ def compile_rules(specs: Sequence[FieldSpec], requirements: Sequence[RequiredWhe
                 bounds.append((k, _COMPARISONS[name], int(bound) if schema.types[k] == INTEGER else 0, float(bound)))
             else:
                 compiled = False
-    type_field, page_field = index.get("event_type", -1), index.get("page", -1)
+    type_field, page_field = index.get(EVENT_TYPE_FIELD, -1), index.get(PAGE_FIELD, -1)
     compiled = compiled and schema.types[index[window_field]] == TIMESTAMP and min(type_field, page_field) >= 0
     event_types = list(specs[type_field].literals) if compiled else []
     compiled = compiled and bool(event_types) and bool(required[type_field])

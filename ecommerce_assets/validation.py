@@ -19,7 +19,14 @@ from typing import Any, Literal
 import annotated_types as at
 from pydantic import AllowInfNan, BaseModel, Strict, ValidationError
 
-from ecommerce_assets.contracts import INT64_MAX, INT64_MIN, ISO_8601_TIMESTAMP, RequiredWhen
+from ecommerce_assets.contracts import (
+    EVENT_TYPE_FIELD,
+    INT64_MAX,
+    INT64_MIN,
+    ISO_8601_TIMESTAMP,
+    PAGE_FIELD,
+    RequiredWhen,
+)
 from ecommerce_assets.json_text import REPEATED_KEYS, decode_json
 
 # JSON value types DuckDB's json_type reports, per Python type in a strict contract.
@@ -260,7 +267,7 @@ def _type_ok(spec: FieldSpec) -> str:
 
 
 def requirement_rule(requirement: RequiredWhen, specs: dict[str, FieldSpec], typed: bool = False) -> Rule:
-    event_type, page = value_column(specs["event_type"]), value_column(specs["page"])
+    event_type, page = value_column(specs[EVENT_TYPE_FIELD]), value_column(specs[PAGE_FIELD])
     types_sql = ", ".join(sql_literal(t) for t in sorted(requirement.event_types))
     applies = f"{event_type} IN ({types_sql})"
     if requirement.page_prefix:
